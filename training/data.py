@@ -1,114 +1,20 @@
-"""Load FER-2013 from its folder layout or the original CSV, decoded once and cached.
+"""FER-2013 splits for training, decoded once and cached as ``.npz``.
 
-Decoding 30k JPEGs takes longer than an epoch of the compact model, so every
-split is decoded once into a uint8 array and kept as an ``.npz`` cache keyed by
-the source's file list; a later run (or a resumed one) reads the cache.
-Unreadable files are reported and skipped: a face is never given a guessed label.
+Decoding 30k JPEGs takes longer than an epoch of the compact model, so each
+split is decoded once into a uint8 array cached under a key made from the
+source's file list; a later or resumed run reads the cache.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.dataset import Split, load_split, resolve
 
-log = logging.getLogger(__name__)
-
-IMAGE_SIZE = 48
-CSV_USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
-
-
-@dataclass
-class Split:
-    """One split: ``x`` is (N, 48, 48) uint8 grayscale, ``y`` is (N,) int class ids."""
-
-    x: np.ndarray
-    y: np.ndarray
-    source: str
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def class_counts(self) -> np.ndarray:
-        return np.bincount(self.y, minlength=len(EMOTIONS))
-
-
-def _decode_face(path: Path) -> np.ndarray:
-    data = np.fromfile(str(path), dtype=np.uint8)
-    if data.size == 0:
-        raise ValueError("empty file")
-    img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise ValueError("not a decodable image")
-    if img.shape != (IMAGE_SIZE, IMAGE_SIZE):
-        img = cv2.resize(img, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
-    return img
-
-
-def load_folder(root: str | os.PathLike, limit_per_class: int | None = None) -> Split:
-    """Read ``root/<class>/*.jpg`` for the seven FER-2013 classes (missing class folders count as empty)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder (expected <root>/<class>/<image> for {', '.join(EMOTIONS)})")
-    unknown = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in EMOTIONS)
-    if unknown:
-        log.warning("%s: ignoring folders that are not FER-2013 classes: %s", root, ", ".join(unknown))
-    xs, ys, skipped = [], [], []
-    for label, name in enumerate(EMOTIONS):
-        files = sorted(p for p in (root / name).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if (root / name).is_dir() else []
-        if limit_per_class is not None:
-            files = files[:limit_per_class]
-        for path in files:
-            try:
-                xs.append(_decode_face(path))
-                ys.append(label)
-            except (ValueError, OSError) as exc:
-                skipped.append((str(path), str(exc)))
-    for path, why in skipped:
-        log.warning("skipped %s: %s", path, why)
-    if not xs:
-        raise ValueError(f"{root}: no readable face images found")
-    return Split(np.stack(xs), np.asarray(ys, dtype=np.int64), str(root), skipped)
-
-
-def load_csv(path: str | os.PathLike, split: str = "train") -> Split:
-    """Read the original ``fer2013.csv`` (columns emotion, pixels, Usage) for one split."""
-    usage = CSV_USAGE.get(split, split)
-    xs, ys, skipped = [], [], []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        for line, row in enumerate(reader, start=2):
-            if row["Usage"].strip() != usage:
-                continue
-            try:
-                label = int(row["emotion"])
-                if not 0 <= label < len(EMOTIONS):
-                    raise ValueError(f"emotion {label} out of range 0..6")
-                pixels = np.array(row["pixels"].split(), dtype=np.int64)
-                if pixels.size != IMAGE_SIZE * IMAGE_SIZE or pixels.min() < 0 or pixels.max() > 255:
-                    raise ValueError(f"expected {IMAGE_SIZE * IMAGE_SIZE} pixel values in 0..255, got {pixels.size}")
-            except ValueError as exc:
-                skipped.append((f"{path}:{line}", str(exc)))
-                continue
-            xs.append(pixels.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE))
-            ys.append(label)
-    for where, why in skipped:
-        log.warning("skipped %s: %s", where, why)
-    if not xs:
-        raise ValueError(f"{path}: no rows with Usage={usage}")
-    return Split(np.stack(xs), np.asarray(ys, dtype=np.int64), f"{path}[{usage}]", skipped)
+__all__ = ["Split", "load"]
 
 
 def _fingerprint(source: Path, split: str) -> str:
@@ -129,18 +35,14 @@ def load(source: str | os.PathLike, split: str = "train", cache_dir: str | os.Pa
     ``source`` may be the FER-2013 root holding ``train/`` and ``val/``, the split folder
     itself, or ``fer2013.csv``.
     """
-    source = Path(source)
-    if source.is_dir() and (source / split).is_dir():
-        source = source / split
-    if not source.exists():
-        raise FileNotFoundError(f"{source}: no such file or folder")
+    source = resolve(source, split)
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"fer_{split}_{_fingerprint(source, split)}.npz"
         if cache.exists():
             with np.load(cache) as z:
                 return Split(z["x"], z["y"], str(source))
-    data = load_folder(source) if source.is_dir() else load_csv(source, split)
+    data = load_split(source, split)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")

@@ -108,7 +108,7 @@ class _SaveState:
         self.callback = Callback()
 
 
-def train(cfg: TrainConfig, data: str, run_dir: str | os.PathLike, cache_dir: str = ".cache", init_model=None, verbose: int | None = None):
+def train(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, run_dir: str | os.PathLike, init_model=None, verbose: int | None = None):
     """Train (or resume) into ``run_dir``; returns the best model. ``init_model`` starts from given weights (pruned fine-tuning)."""
     import keras
     import tensorflow as tf
@@ -118,8 +118,6 @@ def train(cfg: TrainConfig, data: str, run_dir: str | os.PathLike, cache_dir: st
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
-    train_split = fer.load(data, "train", cache_dir)
-    val_split = fer.load(data, "val", cache_dir)
     log.info("train %d faces %s, val %d faces", len(train_split), train_split.class_counts().tolist(), len(val_split))
     train_ds, val_ds = make_datasets(train_split, val_split, cfg.batch_size, cfg.seed)
     steps = int(np.ceil(len(train_split) / cfg.batch_size))
@@ -180,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig()) if k != "widths"})
-    train(cfg, args.data, args.run, args.cache_dir)
+    train(cfg, fer.load(args.data, "train", args.cache_dir), fer.load(args.data, "val", args.cache_dir), args.run)
     return 0
 
 

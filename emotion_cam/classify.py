@@ -1,0 +1,123 @@
+"""The int8 emotion CNN run with LiteRT (``ai-edge-litert``), never TensorFlow.
+
+Input: aligned 48x48 grayscale crops (uint8). The model card beside the
+``.tflite`` says how the model was trained and where the face must sit in the
+crop; this module applies the input quantisation and dequantises the softmax.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from emotion_cam.labels import EMOTIONS
+
+MODEL_NAME = "emotion_int8.tflite"
+MODEL_ENV = "EMOTION_CAM_MODEL"
+
+
+class ModelError(RuntimeError):
+    """The emotion model is missing, unreadable or does not match its card; the message names the path."""
+
+
+def _candidates() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    return [
+        here.parent / "models" / MODEL_NAME,  # source checkout / editable install
+        Path(sys.prefix) / "share" / "emotion-cam" / "models" / MODEL_NAME,  # wheel install (data_files)
+    ]
+
+
+def default_model_path() -> Path:
+    """``$EMOTION_CAM_MODEL`` if set, else the shipped model in ``models/``."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    for path in _candidates():
+        if path.is_file():
+            return path
+    return _candidates()[0]
+
+
+def card_path(model_path: str | os.PathLike) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+def load_card(model_path: str | os.PathLike) -> dict:
+    """The model card (JSON beside the model)."""
+    path = card_path(model_path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model card missing; it must sit beside {Path(model_path).name} (see models/README.md)") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable model card ({exc})") from None
+
+
+class EmotionClassifier:
+    """Seven emotion probabilities per aligned face crop."""
+
+    def __init__(self, model_path: str | os.PathLike | None = None, num_threads: int = 1, card: dict | None = None):
+        path = Path(model_path) if model_path else default_model_path()
+        if not path.is_file():
+            raise ModelError(
+                f"{path}: emotion model not found. The shipped model lives in the project's models/ folder "
+                f"(reinstall or check out the project again), or point {MODEL_ENV} at a .tflite made by "
+                f"'python -m training.reproduce'."
+            )
+        self.path = path
+        self.card = card if card is not None else load_card(path)
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self._interp = Interpreter(model_path=str(path), num_threads=num_threads)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path}: not a usable TFLite model ({exc})") from None
+        inp = self._interp.get_input_details()[0]
+        out = self._interp.get_output_details()[0]
+        self._in_index, self._out_index = inp["index"], out["index"]
+        self._in_dtype = inp["dtype"]
+        self._in_scale, self._in_zero = inp["quantization"]
+        self._out_scale, self._out_zero = out["quantization"]
+        self.input_size = int(inp["shape"][1])
+        if tuple(self.card.get("labels", ())) != EMOTIONS or int(out["shape"][-1]) != len(EMOTIONS):
+            raise ModelError(f"{path}: model outputs {out['shape'][-1]} classes {self.card.get('labels')}, expected {list(EMOTIONS)}")
+        self._batch = 1
+
+    def _quantise(self, crops: np.ndarray) -> np.ndarray:
+        x = crops.astype(np.float32)[..., None]
+        if self._in_dtype == np.float32:
+            return x
+        info = np.iinfo(self._in_dtype)
+        return np.clip(np.round(x / self._in_scale + self._in_zero), info.min, info.max).astype(self._in_dtype)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        n = len(batch)
+        if n != self._batch:
+            self._interp.resize_tensor_input(self._in_index, [n, self.input_size, self.input_size, 1])
+            self._interp.allocate_tensors()
+            self._batch = n
+        self._interp.set_tensor(self._in_index, batch)
+        self._interp.invoke()
+        out = self._interp.get_tensor(self._out_index)
+        if out.dtype != np.float32:
+            out = (out.astype(np.float32) - self._out_zero) * self._out_scale
+        return out
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 7) probabilities summing to 1 for (N, 48, 48) uint8 crops (or one (48, 48) crop -> (7,))."""
+        crops = np.asarray(crops)
+        single = crops.ndim == 2
+        if single:
+            crops = crops[None]
+        if len(crops) == 0:
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        if crops.shape[1:] != (self.input_size, self.input_size):
+            raise ValueError(f"crops must be {self.input_size}x{self.input_size}, got {crops.shape[1:]}")
+        probs = self._run(self._quantise(crops))
+        probs = np.clip(probs, 0.0, None)
+        probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-6)
+        return probs[0] if single else probs

@@ -1,0 +1,114 @@
+"""Draw faces onto a BGR frame with OpenCV: box, label with confidence, and seven emotion bars.
+
+Sizes follow the frame (legible at 640x480 and at 4K). The label and bars go
+beside the face, never over it: to the right of the box, else to the left,
+else below, and always clamped inside the image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from emotion_cam.labels import EMOTIONS
+from emotion_cam.results import Face
+
+# One colour per emotion (BGR), shared with the GUI panel.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "angry": (54, 67, 244),
+    "disgust": (80, 175, 76),
+    "fear": (176, 39, 156),
+    "happy": (0, 200, 255),
+    "neutral": (170, 170, 170),
+    "sad": (210, 120, 30),
+    "surprise": (0, 128, 255),
+}
+
+
+@dataclass
+class Annotator:
+    bars: bool = True
+    landmarks: bool = False
+    ids: bool = True
+
+    def draw(self, frame: np.ndarray, faces: list[Face], copy: bool = True) -> np.ndarray:
+        out = frame.copy() if copy else frame
+        h, w = out.shape[:2]
+        frame_unit = max(1.0, min(h, w) / 480.0)  # 1 at 480p, 4.5 at 4K
+        boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
+        placed: list[tuple[int, int, int, int]] = []
+        for face in faces:
+            face_h = float(face.box[3] - face.box[1])
+            unit = max(0.7, min(frame_unit, face_h / 80.0))  # small faces in big photos get smaller text
+            self._face(out, face, unit, boxes, placed)
+        return out
+
+    def _face(self, img: np.ndarray, face: Face, unit: float, boxes: np.ndarray, placed: list) -> None:
+        h, w = img.shape[:2]
+        fs = 0.45 * unit
+        thick = max(1, int(round(unit)))
+        x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+        colour = COLOURS[face.label]
+        cv2.rectangle(img, (x1, y1), (x2, y2), colour, max(2, thick + 1), cv2.LINE_AA)
+        if self.landmarks and face.landmarks is not None:
+            r = max(1, int(round(1.5 * unit)))
+            for px, py in face.landmarks.astype(int):
+                cv2.circle(img, (int(px), int(py)), r, (0, 255, 0), -1, cv2.LINE_AA)
+
+        title = f"{'#%d ' % face.track_id if self.ids and face.track_id is not None else ''}{face.label} {face.confidence:.0%}"
+        (tw, th), base = cv2.getTextSize(title, cv2.FONT_HERSHEY_SIMPLEX, fs * 1.25, thick)
+        line = int(round(13 * unit))
+        bar_w = int(round(70 * unit))
+        name_w = cv2.getTextSize("surprise", cv2.FONT_HERSHEY_SIMPLEX, fs, thick)[0][0]
+        pad = max(2, int(round(4 * unit)))
+        title_h = th + base + 2 * pad
+        full_w = max(tw, name_w + pad + bar_w) + 2 * pad
+        full_h = title_h + (len(EMOTIONS) * line + pad if self.bars else 0)
+
+        # The full panel beside the face (right, left, below, above) where it covers no face and no
+        # other panel; in a crowd, only the title above or below the box.
+        spots = [(x2 + pad, y1), (x1 - pad - full_w, y1), (x1, y2 + pad), (x1, y1 - pad - full_h)]
+        rect = self._first_free(spots, full_w, full_h, w, h, boxes, placed)
+        bars = self.bars
+        if rect is None:
+            bars = False
+            small_w = tw + 2 * pad
+            rect = self._first_free([(x1, y1 - title_h), (x1, y2)], small_w, title_h, w, h, boxes, placed, strict=False)
+        px, py, pw, ph = rect
+        placed.append(rect)
+        roi = img[py:py + ph, px:px + pw]
+        roi[:] = (roi.astype(np.float32) * 0.35).astype(np.uint8)  # dark translucent backing
+        cv2.putText(img, title, (px + pad, py + pad + th), cv2.FONT_HERSHEY_SIMPLEX, fs * 1.25, colour, thick, cv2.LINE_AA)
+        if not bars:
+            return
+        y = py + title_h - pad
+        for name, p in zip(EMOTIONS, face.probs):
+            cv2.putText(img, name, (px + pad, y + line - int(3 * unit)), cv2.FONT_HERSHEY_SIMPLEX, fs, (235, 235, 235), thick, cv2.LINE_AA)
+            bx = px + pad + name_w + pad
+            top, bottom = y + int(2 * unit), y + line - int(2 * unit)
+            cv2.rectangle(img, (bx, top), (bx + bar_w, bottom), (80, 80, 80), -1)
+            filled = int(round(bar_w * float(np.clip(p, 0, 1))))
+            if filled > 0:
+                cv2.rectangle(img, (bx, top), (bx + filled, bottom), COLOURS[name], -1)
+            y += line
+
+    @staticmethod
+    def _first_free(spots, pw, ph, w, h, boxes, placed, strict: bool = True):
+        """The first spot (clamped into the image) whose rectangle overlaps no face box and no placed panel."""
+        pw, ph = min(pw, w), min(ph, h)
+        candidates = []
+        for sx, sy in spots:
+            px = int(np.clip(sx, 0, w - pw))
+            py = int(np.clip(sy, 0, h - ph))
+            r = np.array([px, py, px + pw, py + ph], np.float32)
+            others = np.vstack([boxes, np.array([[a, b, a + c, b + d] for a, b, c, d in placed], np.float32).reshape(-1, 4)])
+            overlap = 0.0
+            if len(others):
+                ix = np.clip(np.minimum(r[2], others[:, 2]) - np.maximum(r[0], others[:, 0]), 0, None)
+                iy = np.clip(np.minimum(r[3], others[:, 3]) - np.maximum(r[1], others[:, 1]), 0, None)
+                overlap = float((ix * iy).sum())
+            if overlap == 0.0:
+                return px, py, pw, ph
+            candidates.append((overlap, (px, py, pw, ph)))
+        return None if strict else min(candidates)[1]

@@ -1,0 +1,138 @@
+"""detect -> landmarks -> align -> classify, for still images and for video with tracking and smoothing.
+
+No Qt here: the CLI, the benchmark and the GUI worker all drive this class.
+Frames are OpenCV BGR uint8 arrays; results are plain dataclasses.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from emotion_cam.align import CropGeometry, align_face
+from emotion_cam.classify import EmotionClassifier
+from emotion_cam.detect import Detections, auto_scale, make_detector
+from emotion_cam.landmarks import LandmarkPredictor
+from emotion_cam.results import Face, FrameResult
+from emotion_cam.track import Tracker
+
+
+@dataclass
+class PipelineConfig:
+    detector: str = "hog"
+    landmark_points: int = 5
+    still_min_face: int = 32  # px; stills get one thorough detection
+    video_min_face: int = 80  # px; live frames trade the smallest faces for speed
+    detect_every: int = 24  # frames between full detections while tracking
+    smoothing_s: float = 0.25  # time constant of the probability EMA
+    max_age_s: float = 1.0  # drop a track not re-detected for this long
+    threads: int = 1  # OpenCV and LiteRT threads
+    model_path: str | None = None
+
+
+class Pipeline:
+    def __init__(self, config: PipelineConfig | None = None):
+        self.config = config or PipelineConfig()
+        cv2.setNumThreads(self.config.threads)
+        self.classifier = EmotionClassifier(self.config.model_path, num_threads=self.config.threads)
+        self.geometry = CropGeometry.from_card(self.classifier.card)
+        self.detector = make_detector(self.config.detector)
+        self.landmarks = LandmarkPredictor(self.config.landmark_points)
+        self.tracker = Tracker(max_age_s=self.config.max_age_s, smoothing_s=self.config.smoothing_s)
+        self._frame_index = 0
+        self._force_detect = True
+
+    def set_landmark_points(self, points: int) -> None:
+        if points != self.landmarks.points:
+            self.landmarks = LandmarkPredictor(points)
+            for tr in self.tracker.tracks:
+                tr.landmarks = None
+
+    def reset(self) -> None:
+        """Forget all tracks (a new video, a camera switch)."""
+        self.tracker.reset()
+        self._frame_index = 0
+        self._force_detect = True
+
+    # -- still images -----------------------------------------------------------------------------
+    def detect(self, gray: np.ndarray, min_face: int) -> Detections:
+        scale = auto_scale(gray.shape, min_face, self.detector.window)
+        return self.detector.detect(gray, scale=scale, min_size=min_face // 2)
+
+    def process_image(self, image: np.ndarray, min_face: int | None = None) -> FrameResult:
+        """All faces in a still image: a full detection at a scale that finds small faces."""
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        dets = self.detect(gray, min_face or self.config.still_min_face)
+        timings["detect"] = _ms(t)
+        faces = self._classify(gray, dets.boxes, dets.scores, timings)
+        return FrameResult(faces, timings)
+
+    # -- video ------------------------------------------------------------------------------------
+    def process_frame(self, frame: np.ndarray, t: float | None = None) -> FrameResult:
+        """One video frame: detect every ``detect_every`` frames (or when tracks are lost), follow tracks in between."""
+        t = time.monotonic() if t is None else t
+        timings: dict[str, float] = {}
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+        h, w = gray.shape[:2]
+        detect_now = self._force_detect or self._frame_index % self.config.detect_every == 0 or not self.tracker.tracks
+        start = time.perf_counter()
+        if detect_now:
+            dets = self.detect(gray, self.config.video_min_face)
+            timings["detect"] = _ms(start)
+            start = time.perf_counter()
+            self.tracker.update_detections(dets.boxes, dets.scores, t)
+        self._force_detect = False
+        timings["track"] = _ms(start)
+
+        start = time.perf_counter()
+        for tr in self.tracker.tracks:
+            tr.follow(self.landmarks.predict(gray, tr.box))
+        if self.tracker.drop_outside(w, h):
+            self._force_detect = True
+        timings["landmarks"] = _ms(start)
+
+        tracks = self.tracker.tracks
+        crops, t_align = self._align(gray, [tr.landmarks for tr in tracks])
+        timings["align"] = t_align
+        start = time.perf_counter()
+        raw = self.classifier.predict(crops) if tracks else np.zeros((0, 7), np.float32)
+        timings["classify"] = _ms(start)
+        start = time.perf_counter()
+        faces = []
+        for tr, p in zip(tracks, raw):
+            smoothed = tr.smoother.update(p, t)
+            faces.append(Face(tr.box.copy(), tr.landmarks.copy(), smoothed.copy(), p, tr.track_id, tr.score, tr.smoother.label))
+        timings["smooth"] = _ms(start)
+        result = FrameResult(faces, timings, self._frame_index, t)
+        self._frame_index += 1
+        return result
+
+    # -- shared -----------------------------------------------------------------------------------
+    def _align(self, gray: np.ndarray, landmarks: list[np.ndarray]) -> tuple[np.ndarray, float]:
+        start = time.perf_counter()
+        size = self.geometry.size
+        crops = np.stack([align_face(gray, pts, self.geometry) for pts in landmarks]) if landmarks else np.zeros((0, size, size), np.uint8)
+        return crops, _ms(start)
+
+    def _classify(self, gray: np.ndarray, boxes: np.ndarray, scores: np.ndarray, timings: dict[str, float]) -> list[Face]:
+        start = time.perf_counter()
+        points = [self.landmarks.predict(gray, b) for b in boxes]
+        timings["landmarks"] = _ms(start)
+        crops, timings["align"] = self._align(gray, points)
+        start = time.perf_counter()
+        probs = self.classifier.predict(crops) if len(points) else np.zeros((0, 7), np.float32)
+        timings["classify"] = _ms(start)
+        return [Face(b.copy(), pts, p, p, None, float(s)) for b, pts, p, s in zip(boxes, points, probs, scores)]
+
+    def crops(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
+        """The aligned crops the classifier saw, for inspection and tests."""
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        return self._align(gray, [f.landmarks for f in faces])[0]
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0

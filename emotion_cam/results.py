@@ -1,0 +1,48 @@
+"""Plain result types: what the pipeline found in one frame. No Qt, no OpenCV objects."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emotion_cam.labels import EMOTIONS
+
+
+@dataclass
+class Face:
+    box: np.ndarray  # x1, y1, x2, y2 in frame pixels (float32)
+    landmarks: np.ndarray  # (5, 2) or (68, 2) frame pixels
+    probs: np.ndarray  # (7,) in EMOTIONS order, sums to 1 (smoothed for tracked faces)
+    raw_probs: np.ndarray | None = None  # this frame's unsmoothed probabilities
+    track_id: int | None = None
+    score: float = 0.0  # detector confidence
+    label_index: int | None = None  # shown label; the smoother's choice (with hysteresis) for tracked faces
+
+    @property
+    def label(self) -> str:
+        return EMOTIONS[self.top]
+
+    @property
+    def top(self) -> int:
+        return int(np.argmax(self.probs)) if self.label_index is None else self.label_index
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probs[self.top])
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.track_id,
+            "box": [round(float(v), 1) for v in self.box],
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+            "probabilities": {name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probs)},
+        }
+
+
+@dataclass
+class FrameResult:
+    faces: list[Face] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)  # per pipeline stage
+    frame_index: int = 0
+    timestamp: float = 0.0  # seconds (video time or monotonic clock)

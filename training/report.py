@@ -1,0 +1,76 @@
+"""Figures for the model card and README: confusion matrix and training curves (matplotlib, Agg)."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+from emotion_cam.labels import EMOTIONS
+from emotion_cam.metrics import Report
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_confusion(report: Report, path: str | os.PathLike, title: str) -> None:
+    """Row-normalised confusion matrix (recall on the diagonal) with counts in each cell."""
+    plt = _pyplot()
+    cm = np.array(report.confusion, dtype=float)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=40, ha="right")
+    ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(EMOTIONS)):
+        for j in range(len(EMOTIONS)):
+            ax.text(j, i, f"{norm[i, j]:.2f}\n{int(cm[i, j])}", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_title(f"{title}\naccuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def read_log(path: str | os.PathLike) -> dict[str, list[float]]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) for r in rows] for k in (rows[0].keys() if rows else [])}
+
+
+def plot_curves(logs: dict[str, str | os.PathLike], path: str | os.PathLike) -> None:
+    """Loss and accuracy per epoch for each named CSV log (e.g. training, then pruned fine-tuning)."""
+    plt = _pyplot()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    offset = 0
+    for name, log_path in logs.items():
+        if not Path(log_path).exists():
+            continue
+        log = read_log(log_path)
+        if not log:
+            continue
+        epochs = np.arange(1, len(log["epoch"]) + 1) + offset
+        a1.plot(epochs, log["loss"], label=f"{name} train")
+        a1.plot(epochs, log["val_loss"], "--", label=f"{name} val")
+        a2.plot(epochs, log["accuracy"], label=f"{name} train")
+        a2.plot(epochs, log["val_accuracy"], "--", label=f"{name} val")
+        offset = epochs[-1]
+    a1.set_title("loss")
+    a2.set_title("accuracy")
+    for a in (a1, a2):
+        a.set_xlabel("epoch")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,176 @@
+"""One command from FER-2013 to the shipped model: train -> prune -> fine-tune -> int8 -> evaluate -> export.
+
+    python -m training.reproduce --data ../shared/datasets/fer2013 --out models
+
+Every stage checkpoints into ``--runs`` and is skipped when its output exists,
+so an interrupted run picks up where it stopped. The export writes the int8
+model, its model card (JSON), a confusion-matrix PNG and a training-curve PNG.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from emotion_cam.classify import EmotionClassifier
+from emotion_cam.evaluate import latency_ms, predict_all
+from emotion_cam.labels import EMOTIONS
+from emotion_cam.metrics import classification_report
+from training import data as fer
+from training.train import TrainConfig, train
+
+log = logging.getLogger("training.reproduce")
+MODEL_FILE = "emotion_int8.tflite"
+
+
+def keras_report(model, split: fer.Split):
+    probs = model.predict(split.x[..., None].astype(np.float32), batch_size=256, verbose=0)
+    return classification_report(split.y, probs.argmax(1))
+
+
+def tflite_stats(blob: bytes, path: Path, split: fer.Split) -> tuple[dict, float]:
+    """Write ``blob`` to ``path``; return its val report (via LiteRT) and median single-thread latency."""
+    path.write_bytes(blob)
+    clf = EmotionClassifier(path, num_threads=1, card={"labels": list(EMOTIONS)})
+    report = classification_report(split.y, predict_all(clf, split.x).argmax(1))
+    return report, latency_ms(clf, split.x[0])
+
+
+def run(args: argparse.Namespace) -> dict:
+    import keras
+
+    from training.geometry import measure
+    from training.models import ARCHITECTURES, count_macs
+    from training.prune import prune
+    from training.quantize import representative_faces, to_tflite
+    from training.report import plot_confusion, plot_curves
+
+    started = time.time()
+    runs, out = Path(args.runs), Path(args.out)
+    runs.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.limit_per_class:
+        train_split = _limited(args.data, "train", args.limit_per_class)
+        val_split = _limited(args.data, "val", args.limit_per_class)
+    else:
+        train_split = fer.load(args.data, "train", args.cache_dir)
+        val_split = fer.load(args.data, "val", args.cache_dir)
+
+    cfg = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      warmup_epochs=min(1, args.epochs - 1), seed=args.seed)
+    log.info("stage 1/5: training %s for %d epochs", args.arch, args.epochs)
+    base = train(cfg, train_split, val_split, runs / args.arch)
+    base_report = keras_report(base, val_split)
+
+    log.info("stage 2/5: structured pruning (keep %.0f%% of channels) and fine-tuning", args.keep * 100)
+    pruned_dir = runs / f"{args.arch}-pruned"
+    pruned, widths = prune(base, args.arch, args.keep)
+    pruned_at_once = keras_report(pruned, val_split)
+    ft_cfg = replace(cfg, epochs=args.finetune_epochs, lr=args.lr / 4, warmup_epochs=0, widths=widths)
+    pruned = train(ft_cfg, train_split, val_split, pruned_dir, init_model=pruned)
+    pruned_report = keras_report(pruned, val_split)
+
+    log.info("stage 3/5: int8 quantisation")
+    rep = representative_faces(train_split.x, train_split.y, n=args.calibration)
+    int8_blob = to_tflite(pruned, rep)
+    base_int8_blob = to_tflite(base, rep)
+    int8_report, int8_latency = tflite_stats(int8_blob, out / MODEL_FILE, val_split)
+    base_int8_report, base_latency = tflite_stats(base_int8_blob, runs / "unpruned_int8.tflite", val_split)
+    fp32_blob = to_tflite(pruned)
+
+    log.info("stage 4/5: crop geometry")
+    geometry = measure(train_split.x, limit=args.geometry_faces)
+
+    log.info("stage 5/5: export")
+    arch = ARCHITECTURES[args.arch]
+    card = {
+        "name": "EmotionCam FER-2013 emotion CNN",
+        "file": MODEL_FILE,
+        "labels": list(EMOTIONS),
+        "input": {
+            "size": [48, 48], "channels": 1, "dtype": "int8",
+            "normalisation": "grayscale pixel values 0..255 (BGR converted with OpenCV), quantised as round(p / scale + zero_point); the model divides by 255 itself",
+            "scale": None, "zero_point": None,
+        },
+        "output": "int8 softmax over labels; dequantise with the tensor's scale/zero_point",
+        "crop_geometry": geometry,
+        "architecture": {"name": arch.name, "separable": arch.separable, "widths_before_pruning": arch.widths(), "widths": widths},
+        "params": int(pruned.count_params()),
+        "macs": count_macs(pruned),
+        "size_bytes": len(int8_blob),
+        "latency_ms_single_thread_median": round(int8_latency, 4),
+        "metrics": {"split": f"{fer.resolve(args.data, 'val')} (FER-2013 PublicTest)", **int8_report.to_dict()},
+        "pruning": {
+            "method": "channel pruning by BatchNorm |gamma| (network slimming), same fraction per conv, rounded to multiples of 4, then fine-tuning",
+            "keep_fraction": args.keep,
+            "before": {"params": int(base.count_params()), "macs": count_macs(base), "int8_size_bytes": len(base_int8_blob),
+                       "int8_latency_ms": round(base_latency, 4), "val_accuracy_fp32": base_report.accuracy,
+                       "val_accuracy_int8": base_int8_report.accuracy},
+            "after_pruning_before_finetune": {"val_accuracy_fp32": pruned_at_once.accuracy},
+            "after": {"params": int(pruned.count_params()), "macs": count_macs(pruned), "int8_size_bytes": len(int8_blob),
+                      "int8_latency_ms": round(int8_latency, 4), "val_accuracy_fp32": pruned_report.accuracy,
+                      "val_accuracy_int8": int8_report.accuracy},
+        },
+        "quantisation": {
+            "method": "full-integer post-training quantisation (int8 weights, activations, input, output)",
+            "calibration_faces": int(len(rep)),
+            "val_accuracy_fp32": pruned_report.accuracy, "val_accuracy_int8": int8_report.accuracy,
+            "val_macro_f1_fp32": pruned_report.macro_f1, "val_macro_f1_int8": int8_report.macro_f1,
+            "fp32_size_bytes": len(fp32_blob),
+        },
+        "training": {
+            "data": "FER-2013 Training split (28,709 faces), tuned on PublicTest; PrivateTest held back",
+            "faces": int(len(train_split)),
+            "config": asdict(cfg), "finetune_config": asdict(ft_cfg),
+            "command": "python -m training.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
+            "seconds": round(time.time() - started),
+        },
+    }
+    clf = EmotionClassifier(out / MODEL_FILE, card={"labels": list(EMOTIONS)})
+    card["input"]["scale"], card["input"]["zero_point"] = float(clf._in_scale), int(clf._in_zero)
+    (out / MODEL_FILE).with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    plot_confusion(int8_report, out / "confusion_matrix.png", "int8 model on FER-2013 val (PublicTest)")
+    plot_curves({"train": runs / args.arch / "log.csv", "fine-tune": pruned_dir / "log.csv"}, out / "training_curves.png")
+    log.info("done in %.0f s:\n%s", time.time() - started, int8_report.format())
+    return card
+
+
+def _limited(source: str, split: str, n: int) -> fer.Split:
+    from emotion_cam.dataset import load_folder
+
+    return load_folder(fer.resolve(source, split), limit_per_class=n)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="FER-2013 root with train/ and val/, or fer2013.csv")
+    p.add_argument("--out", default="models", help="where the model, card and figures go")
+    p.add_argument("--runs", default="runs", help="checkpoints and logs (resumable)")
+    p.add_argument("--cache-dir", default=".cache")
+    p.add_argument("--arch", default="compact")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--finetune-epochs", type=int, default=1)
+    p.add_argument("--keep", type=float, default=0.75, help="fraction of channels kept by pruning")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--calibration", type=int, default=500, help="training faces used to calibrate int8 ranges")
+    p.add_argument("--geometry-faces", type=int, default=3000)
+    p.add_argument("--limit-per-class", type=int, default=0, help="use only N faces per class (smoke tests)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
