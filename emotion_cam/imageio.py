@@ -1,9 +1,9 @@
 """Read still images into OpenCV BGR uint8 arrays, or fail with one clear error type.
 
-OpenCV decodes most formats but ignores EXIF orientation when decoding from
-memory and silently returns ``None`` on bad data; this module applies the
-orientation, normalises bit depth and channels, and turns every failure into an
-``ImageError`` that names the file and the reason.
+OpenCV returns ``None`` on bad data and happily allocates gigabytes for a huge
+image; this module checks the header size first, normalises bit depth and
+channels, and turns every failure into an ``ImageError`` naming the file and
+the reason.
 """
 from __future__ import annotations
 
@@ -27,42 +27,26 @@ class ImageError(ValueError):
         self.reason = reason
 
 
-def _header_size(data: np.ndarray) -> tuple[int, int] | None:
-    """Width and height from the header alone, to refuse huge images before decoding them."""
-    try:
-        from PIL import Image  # optional: Pillow reads headers lazily
-    except ImportError:  # pragma: no cover - Pillow comes with matplotlib in dev installs
-        return None
-    import io
-
-    try:
-        with Image.open(io.BytesIO(data.tobytes())) as im:
-            return im.size
-    except Exception:
-        return None
-
-
-def _exif_orientation(data: bytes) -> int:
-    """The EXIF orientation tag (1..8) of a JPEG/TIFF/WebP, 1 when absent."""
-    try:
-        from PIL import Image
-        import io
-
-        with Image.open(io.BytesIO(data)) as im:
-            return int(im.getexif().get(0x0112, 1))
-    except Exception:
-        return 1
-
-
-_ORIENT = {
-    2: lambda a: cv2.flip(a, 1),
-    3: lambda a: cv2.rotate(a, cv2.ROTATE_180),
-    4: lambda a: cv2.flip(a, 0),
-    5: lambda a: cv2.flip(cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE), 1),
-    6: lambda a: cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE),
-    7: lambda a: cv2.flip(cv2.rotate(a, cv2.ROTATE_90_COUNTERCLOCKWISE), 1),
-    8: lambda a: cv2.rotate(a, cv2.ROTATE_90_COUNTERCLOCKWISE),
-}
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG, JPEG or BMP header, to refuse huge images before decoding them."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"BM" and len(data) >= 26:
+        return int.from_bytes(data[18:22], "little", signed=True), abs(int.from_bytes(data[22:26], "little", signed=True))
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                return None
+            marker = data[i + 1]
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                i += 2
+                continue
+            length = int.from_bytes(data[i + 2:i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+            i += 2 + length
+    return None
 
 
 def to_bgr8(img: np.ndarray) -> np.ndarray:
@@ -86,20 +70,19 @@ def decode_image(data: bytes, name: str = "<bytes>", max_side: int = MAX_SIDE) -
     """Decode image bytes to BGR uint8 with EXIF orientation applied, downscaled to ``max_side``."""
     if not data:
         raise ImageError(name, "the file is empty")
-    buf = np.frombuffer(data, dtype=np.uint8)
-    size = _header_size(buf)
+    size = header_size(data[:65536])
     if size is not None and size[0] * size[1] > MAX_PIXELS:
         raise ImageError(name, f"the image is {size[0]}x{size[1]} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels EmotionCam handles")
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    # ANYDEPTH|ANYCOLOR keeps 16-bit and colour/gray as stored and, unlike IMREAD_UNCHANGED,
+    # applies the EXIF orientation; alpha is dropped (faces are never transparent).
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if img is None or img.size == 0:
-        head = data[:16]
-        kind = "a truncated or corrupt image" if _looks_like_image(head) else "not an image file"
+        kind = "a truncated or corrupt image" if _looks_like_image(data[:16]) else "not an image file"
         raise ImageError(name, f"cannot decode: {kind} (supported: JPEG, PNG, BMP, WebP, TIFF)")
-    orientation = _exif_orientation(data)
-    if orientation in _ORIENT:
-        img = _ORIENT[orientation](img)
     img = to_bgr8(img)
     h, w = img.shape[:2]
+    if h * w > MAX_PIXELS:
+        raise ImageError(name, f"the image is {w}x{h} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels EmotionCam handles")
     if max(h, w) > max_side:
         s = max_side / max(h, w)
         img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)

@@ -43,6 +43,7 @@ class Pipeline:
         self.tracker = Tracker(max_age_s=self.config.max_age_s, smoothing_s=self.config.smoothing_s)
         self._frame_index = 0
         self._force_detect = True
+        self._prev_gray: np.ndarray | None = None
 
     def set_landmark_points(self, points: int) -> None:
         if points != self.landmarks.points:
@@ -55,6 +56,7 @@ class Pipeline:
         self.tracker.reset()
         self._frame_index = 0
         self._force_detect = True
+        self._prev_gray = None
 
     # -- still images -----------------------------------------------------------------------------
     def detect(self, gray: np.ndarray, min_face: int) -> Detections:
@@ -89,10 +91,15 @@ class Pipeline:
         timings["track"] = _ms(start)
 
         start = time.perf_counter()
+        if not detect_now and self._prev_gray is not None and self._prev_gray.shape == gray.shape:
+            self._shift_by_flow(self._prev_gray, gray)
+        timings["track"] += _ms(start)
+        start = time.perf_counter()
         for tr in self.tracker.tracks:
             tr.follow(self.landmarks.predict(gray, tr.box))
         if self.tracker.drop_outside(w, h):
             self._force_detect = True
+        self._prev_gray = gray
         timings["landmarks"] = _ms(start)
 
         tracks = self.tracker.tracks
@@ -110,6 +117,37 @@ class Pipeline:
         result = FrameResult(faces, timings, self._frame_index, t)
         self._frame_index += 1
         return result
+
+    def _shift_by_flow(self, prev: np.ndarray, gray: np.ndarray) -> None:
+        """Move each track's box by the median optical flow of points on its face (pyramidal Lucas-Kanade).
+
+        The shape predictor alone recovers only part of a fast motion from a stale box; shifting the
+        box first lets it lock on again, so tracks keep up with faces between detections.
+        """
+        grid = np.linspace(0.2, 0.8, 4, dtype=np.float32)
+        points, owners = [], []
+        for i, tr in enumerate(self.tracker.tracks):
+            x1, y1, x2, y2 = tr.box
+            gx, gy = np.meshgrid(x1 + grid * (x2 - x1), y1 + grid * (y2 - y1))
+            pts = np.stack([gx.ravel(), gy.ravel()], 1)
+            if tr.landmarks is not None:
+                pts = np.vstack([pts, tr.landmarks])
+            points.append(pts)
+            owners += [i] * len(pts)
+        if not points:
+            return
+        p0 = np.vstack(points).astype(np.float32).reshape(-1, 1, 2)
+        p1, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, p0, None, winSize=(21, 21), maxLevel=3)
+        flow = (p1 - p0).reshape(-1, 2)
+        ok = status.reshape(-1).astype(bool)
+        owners = np.asarray(owners)
+        for i, tr in enumerate(self.tracker.tracks):
+            sel = ok & (owners == i)
+            if sel.sum() >= 4:
+                d = np.median(flow[sel], axis=0)
+                tr.box = tr.box + np.array([d[0], d[1], d[0], d[1]], np.float32)
+                if tr.landmarks is not None:
+                    tr.landmarks = tr.landmarks + d.astype(np.float32)
 
     # -- shared -----------------------------------------------------------------------------------
     def _align(self, gray: np.ndarray, landmarks: list[np.ndarray]) -> tuple[np.ndarray, float]:

@@ -1,0 +1,3 @@
+from emotion_cam.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,184 @@
+"""The ``emotion-cam`` command: the desktop app by default, plus predict, video, eval and bench."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from emotion_cam import __version__
+
+EPILOG_APP = """examples:
+  emotion-cam                       open the window on the default camera
+  emotion-cam --source 1            use camera 1
+  emotion-cam --source clip.mp4     play a video file through the live view
+  emotion-cam --image photo.jpg     open a still image
+  emotion-cam predict --help        the other commands: predict, video, eval, bench
+"""
+
+
+def _pipeline_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="emotion model (.tflite with its .json card beside it); default: the shipped model")
+    p.add_argument("--detector", choices=("hog", "haar"), default="hog", help="face detector (default: dlib HOG)")
+    p.add_argument("--landmarks", type=int, choices=(5, 68), default=5, help="landmark model points (default: 5)")
+    p.add_argument("--threads", type=int, default=1, help="OpenCV and LiteRT threads (default: 1)")
+
+
+def _config(args: argparse.Namespace):
+    from emotion_cam.pipeline import PipelineConfig
+
+    return PipelineConfig(detector=args.detector, landmark_points=args.landmarks, threads=args.threads, model_path=args.model)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="emotion-cam", description="Recognise facial emotions live from a webcam or in images.",
+                                epilog=EPILOG_APP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--source", default=None, help="camera index or video file for the live view (default: the saved camera, else 0)")
+    p.add_argument("--image", help="open this image instead of the camera")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("predict", help="faces and emotions in images", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Find every face in each image and print its emotion probabilities.",
+                       epilog="example:\n  emotion-cam predict group.jpg selfie.png --json --annotate out/")
+    s.add_argument("images", nargs="+", help="image files (JPEG, PNG, BMP, WebP, TIFF)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of text")
+    s.add_argument("--annotate", metavar="OUTDIR", help="also write each image with boxes, labels and bars into OUTDIR")
+    _pipeline_options(s)
+
+    s = sub.add_parser("video", help="process a video or camera headless", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run the live pipeline (tracking, smoothing) over a video file or camera without a window.",
+                       epilog="example:\n  emotion-cam video clip.mp4 --out annotated.mp4 --csv faces.csv\n  emotion-cam video 0 --frames 300 --csv webcam.csv")
+    s.add_argument("source", help="video file or camera index")
+    s.add_argument("--out", help="write the annotated video here (.mp4)")
+    s.add_argument("--csv", help="write one row per face per frame here")
+    s.add_argument("--frames", type=int, help="stop after this many frames (needed for a camera unless you press Ctrl+C)")
+    _pipeline_options(s)
+
+    s = sub.add_parser("eval", help="accuracy of the classifier on labelled face crops", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Evaluate the emotion classifier alone on FER-2013-style crops: a folder with one sub-folder per "
+                                   "class, a dataset root holding SPLIT/, or fer2013.csv.",
+                       epilog="example:\n  emotion-cam eval ../shared/datasets/fer2013/val\n  emotion-cam eval fer2013.csv --split test --json")
+    s.add_argument("data", help="folder of class folders, dataset root, or fer2013.csv")
+    s.add_argument("--split", default="val", help="split to use from a dataset root or CSV (train, val, test; default val)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--model", help="model to evaluate (default: the shipped model)")
+
+    s = sub.add_parser("bench", help="measure per-stage latency, FPS, start-up time and memory", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Benchmark the live pipeline. Without SOURCE: ../shared/media/videos/woman2.mp4 at 640x480 "
+                                   "and short_hamilton_clip.mp4.",
+                       epilog="example:\n  emotion-cam bench\n  emotion-cam bench clip.mp4 --threads 2 --json")
+    s.add_argument("sources", nargs="*", help="video files or camera indices (default: the shared demo videos)")
+    s.add_argument("--frames", type=int, help="at most this many frames per source")
+    s.add_argument("--detect-every", type=int, default=None, help="frames between full detections (default: pipeline's)")
+    s.add_argument("--json", action="store_true")
+    _pipeline_options(s)
+    return p
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import cv2
+
+    from emotion_cam.draw import Annotator
+    from emotion_cam.imageio import ImageError, read_image
+    from emotion_cam.pipeline import Pipeline
+
+    pipeline = Pipeline(_config(args))
+    annotator = Annotator(landmarks=args.landmarks == 68)
+    outdir = Path(args.annotate) if args.annotate else None
+    if outdir:
+        outdir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    results = []
+    for name in args.images:
+        try:
+            image = read_image(name)
+        except ImageError as exc:
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+            results.append({"image": name, "error": exc.reason})
+            continue
+        result = pipeline.process_image(image)
+        entry = {"image": name, "width": image.shape[1], "height": image.shape[0], "faces": [f.to_dict() for f in result.faces]}
+        if outdir:
+            out = outdir / (Path(name).stem + "_annotated.png")
+            cv2.imwrite(str(out), annotator.draw(image, result.faces))
+            entry["annotated"] = str(out)
+        results.append(entry)
+        if not args.json:
+            print(f"{name}: {len(result.faces)} face(s)")
+            for i, f in enumerate(result.faces, 1):
+                top3 = sorted(f.to_dict()["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+                x1, y1, x2, y2 = (int(v) for v in f.box)
+                print(f"  {i}. {f.label:<8} {f.confidence:5.1%}  box ({x1},{y1})-({x2},{y2})  " + ", ".join(f"{k} {v:.0%}" for k, v in top3))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if failed else 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from emotion_cam.pipeline import Pipeline
+    from emotion_cam.video import process_video
+
+    if not args.out and not args.csv:
+        print("note: neither --out nor --csv given; the video is processed but nothing is saved", file=sys.stderr)
+    n = process_video(Pipeline(_config(args)), args.source, args.out, args.csv, args.frames)
+    print(f"{n} frames processed" + (f"; video: {args.out}" if args.out else "") + (f"; faces: {args.csv}" if args.csv else ""))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from emotion_cam.classify import EmotionClassifier
+    from emotion_cam.dataset import load_split
+    from emotion_cam.evaluate import evaluate
+
+    split = load_split(args.data, args.split)
+    for where, why in split.skipped:
+        print(f"skipped {where}: {why}", file=sys.stderr)
+    report = evaluate(EmotionClassifier(args.model), split.x, split.y)
+    if args.json:
+        print(json.dumps({"data": split.source, "skipped": len(split.skipped), **report.to_dict()}, indent=2))
+    else:
+        print(f"{split.source}: {len(split)} faces" + (f" ({len(split.skipped)} skipped)" if split.skipped else ""))
+        print(report.format())
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from emotion_cam.bench import format_bench, run_bench
+
+    config = _config(args)
+    if args.detect_every:
+        config.detect_every = args.detect_every
+    report = run_bench(args.sources or None, config, args.frames)
+    print(json.dumps(report, indent=2) if args.json else format_bench(report))
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from emotion_cam.gui.app import run_app
+
+    return run_app(source=args.source, image=args.image)
+
+
+COMMANDS = {"predict": cmd_predict, "video": cmd_video, "eval": cmd_eval, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from emotion_cam.classify import ModelError
+    from emotion_cam.landmarks import ModelFileError
+    from emotion_cam.video import SourceError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS.get(args.command, cmd_app)(args)
+    except (ModelError, ModelFileError, SourceError, FileNotFoundError, ValueError) as exc:
+        print(f"emotion-cam: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Start the desktop app: build the pipeline (clear dialog if a model is missing), open the window and the source."""
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from emotion_cam.classify import ModelError
+from emotion_cam.landmarks import ModelFileError
+from emotion_cam.pipeline import Pipeline, PipelineConfig
+
+
+def create_window(source=None, image: str | None = None, settings: QSettings | None = None, config: PipelineConfig | None = None):
+    """The main window with its worker running and the first source requested (used by the app and the tests)."""
+    from emotion_cam.gui.main_window import MainWindow
+
+    settings = settings or QSettings("EmotionCam", "EmotionCam")
+    config = config or PipelineConfig()
+    config.landmark_points = 68 if settings.value("landmarks", False, type=bool) else 5
+    window = MainWindow(Pipeline(config), settings)
+    if image:
+        window.current_source = source if source is not None else settings.value("camera", 0, type=int)
+        window.worker._source = window.current_source  # Live (Ctrl+L) goes to this source later
+        window.open_image(image)
+    else:
+        window.start_source(source if source is not None else settings.value("camera", 0, type=int))
+    return window
+
+
+def run_app(source=None, image: str | None = None) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("EmotionCam")
+    app.setOrganizationName("EmotionCam")
+    try:
+        window = create_window(source, image)
+    except (ModelError, ModelFileError) as exc:
+        QMessageBox.critical(None, "EmotionCam: model missing", str(exc))
+        print(f"emotion-cam: error: {exc}", file=sys.stderr)
+        return 2
+    window.show()
+    QTimer.singleShot(0, window.request_cameras.emit)
+    return app.exec()

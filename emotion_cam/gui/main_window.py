@@ -1,0 +1,338 @@
+"""The main window: a thin Qt layer over the worker's results. No detection or inference runs here."""
+from __future__ import annotations
+
+import csv
+import json
+from collections import deque
+from pathlib import Path
+
+import cv2
+from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPixmap
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from emotion_cam.classify import card_path
+from emotion_cam.labels import EMOTIONS
+from emotion_cam.pipeline import Pipeline
+from emotion_cam.gui.widgets import FacePanel, Timeline, VideoView, to_qimage
+from emotion_cam.gui.worker import FrameMessage, FrameWorker
+
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff);;All files (*)"
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+class MainWindow(QMainWindow):
+    # Requests to the worker, delivered in its thread (queued connections).
+    request_source = Signal(object)
+    request_image = Signal(str)
+    request_live = Signal()
+    request_landmarks = Signal(int)
+    request_refresh = Signal()
+    request_cameras = Signal()
+    request_stop = Signal()
+
+    def __init__(self, pipeline: Pipeline, settings: QSettings | None = None):
+        super().__init__()
+        self.setWindowTitle("EmotionCam")
+        self.settings = settings or QSettings("EmotionCam", "EmotionCam")
+        self.pipeline = pipeline
+        self.last_message: FrameMessage | None = None
+        self.frames_received = 0
+        self.session: deque[list] = deque(maxlen=500_000)  # per-frame per-face rows for File → Export session
+        self.setAcceptDrops(True)
+
+        self.view = VideoView()
+        self.panel = FacePanel()
+        self.current_source = None
+        self.timeline = Timeline()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.panel)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(scroll)
+        right.addWidget(self.timeline)
+        right.setSizes([400, 140])
+        split = QSplitter()
+        split.addWidget(self.view)
+        split.addWidget(right)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        split.setSizes([900, 300])
+        self.setCentralWidget(split)
+        self.fps_label = QLabel()
+        self.statusBar().addPermanentWidget(self.fps_label)
+
+        self.thread = QThread(self)
+        self.thread.setObjectName("emotion-cam-worker")
+        self.worker = FrameWorker(pipeline)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.setup)
+        self.worker.frame_ready.connect(self.on_frame)
+        self.worker.status.connect(self.on_status)
+        self.worker.problem.connect(self.on_problem)
+        self.worker.cameras_found.connect(self.on_cameras)
+        self.request_source.connect(self.worker.open_source)
+        self.request_image.connect(self.worker.open_image)
+        self.request_live.connect(self.worker.resume_live)
+        self.request_landmarks.connect(self.worker.set_landmarks)
+        self.request_refresh.connect(self.worker.refresh_still)
+        self.request_cameras.connect(self.worker.probe_cameras)
+        self.request_stop.connect(self.worker.stop)
+        self.worker.stopped.connect(self.thread.quit)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self.thread.start()
+
+        self._build_menus()
+        self._restore_settings()
+
+    # -- menus and shortcuts ------------------------------------------------------------------------
+    def _action(self, menu, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        (action.toggled if checkable else action.triggered).connect(slot)
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work in full screen, with the menu bar hidden
+        return action
+
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self._action(m, "Open &image…", self.open_image_dialog, QKeySequence.StandardKey.Open)
+        self._action(m, "Open &video…", self.open_video_dialog, "Ctrl+Shift+O")
+        self._action(m, "&Save snapshot…", self.save_snapshot_dialog, QKeySequence.StandardKey.Save)
+        self._action(m, "&Export session (CSV)…", self.export_session_dialog, "Ctrl+E")
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        m = self.menuBar().addMenu("&View")
+        self._action(m, "&Live", self.go_live, "Ctrl+L")
+        self.pause_action = self._action(m, "&Pause", self.set_paused, Qt.Key.Key_Space, checkable=True)
+        self.mirror_action = self._action(m, "&Mirror", self.set_mirror, "M", checkable=True)
+        self.landmarks_action = self._action(m, "Show &landmarks", self.set_landmarks, "L", checkable=True)
+        self.fullscreen_action = self._action(m, "&Full screen", self.set_fullscreen, "F11", checkable=True)
+
+        self.camera_menu = self.menuBar().addMenu("&Camera")
+        self.camera_menu.aboutToShow.connect(self.request_cameras.emit)
+        self.camera_group = QActionGroup(self)
+        self.camera_menu.addAction("Looking for cameras…").setEnabled(False)
+
+        m = self.menuBar().addMenu("&Help")
+        self._action(m, "About &model…", self.show_model_card)
+        self._action(m, "&Keyboard shortcuts", self.show_shortcuts)
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 760)
+        self.mirror_action.setChecked(self.settings.value("mirror", False, type=bool))
+        self.landmarks_action.setChecked(self.settings.value("landmarks", False, type=bool))
+
+    # -- sources ------------------------------------------------------------------------------------
+    def start_source(self, source) -> None:
+        self.view.set_image(None)
+        self.view.set_message(f"Opening {'camera ' + str(source) if str(source).isdigit() else source}…")
+        self.timeline.clear()
+        self.current_source = source
+        if str(source).isdigit():
+            self.settings.setValue("camera", int(source))
+        self.request_source.emit(source)
+
+    def open_image(self, path: str) -> None:
+        """Process a still image in the worker and show it (the path the file dialog and drag-and-drop use)."""
+        self.pause_action.setChecked(False)
+        self.view.set_message(f"Opening {Path(path).name}…")
+        self.request_image.emit(path)
+
+    def open_image_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", self.settings.value("last_dir", ""), IMAGE_FILTER)
+        if path:
+            self.settings.setValue("last_dir", str(Path(path).parent))
+            self.open_image(path)
+
+    def open_video_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video", self.settings.value("last_dir", ""), VIDEO_FILTER)
+        if path:
+            self.settings.setValue("last_dir", str(Path(path).parent))
+            self.start_source(path)
+
+    def go_live(self) -> None:
+        self.pause_action.setChecked(False)
+        self.request_live.emit()
+
+    def on_cameras(self, indices: list) -> None:
+        self.camera_menu.clear()
+        if not indices:
+            self.camera_menu.addAction("No camera found").setEnabled(False)
+            return
+        for index in indices:
+            action = self.camera_menu.addAction(f"Camera {index}")
+            action.setCheckable(True)
+            action.setChecked(str(index) == str(getattr(self, "current_source", "")))
+            self.camera_group.addAction(action)
+            action.triggered.connect(lambda _=False, i=index: self.start_source(i))
+
+    # -- results ------------------------------------------------------------------------------------
+    def on_frame(self, msg: FrameMessage) -> None:
+        self.worker.frame_shown()
+        if self.pause_action.isChecked() and not msg.still:
+            return
+        self.last_message = msg
+        self.frames_received += 1
+        self.view.set_image(to_qimage(msg.image))
+        self.panel.set_faces(msg.faces)
+        total = sum(msg.timings_ms.values())
+        stages = "  ".join(f"{k} {v:.1f}" for k, v in msg.timings_ms.items() if v >= 0.05)
+        rate = "still image" if msg.still else f"{msg.fps:.0f} fps"
+        self.fps_label.setText(f"{rate}   {len(msg.faces)} face(s)   {total:.1f} ms: {stages}")
+        if not msg.still:
+            if msg.faces:
+                main = max(msg.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+                self.timeline.add(msg.t, main.probs)
+            for f in msg.faces:
+                self.session.append([f"{msg.t:.3f}", msg.source, f.track_id, f.label, *(f"{p:.4f}" for p in f.probs)])
+
+    def on_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 5000)
+
+    def on_problem(self, text: str) -> None:
+        self.statusBar().showMessage(text.splitlines()[0], 10000)
+        if self.view.image() is None or "image" in text.lower():
+            self.view.set_message("!" + text if self.view.image() is not None else text)
+        if "Cannot open the image" in text:
+            QMessageBox.warning(self, "EmotionCam", text)
+
+    # -- controls -----------------------------------------------------------------------------------
+    def set_paused(self, paused: bool) -> None:
+        self.worker.paused = paused
+        self.statusBar().showMessage("Paused (Space to resume)" if paused else "Resumed", 3000)
+
+    def set_mirror(self, on: bool) -> None:
+        self.worker.mirror = on
+        self.settings.setValue("mirror", on)
+        self.request_refresh.emit()
+
+    def set_landmarks(self, on: bool) -> None:
+        self.settings.setValue("landmarks", on)
+        self.request_landmarks.emit(68 if on else 5)
+
+    def set_fullscreen(self, on: bool) -> None:
+        self.showFullScreen() if on else self.showNormal()
+        self.menuBar().setVisible(not on)
+
+    def save_snapshot_dialog(self) -> None:
+        if self.last_message is None:
+            self.statusBar().showMessage("Nothing to save yet", 3000)
+            return
+        image = self.last_message.image.copy()  # freeze the current frame before the dialog opens
+        path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", str(Path(self.settings.value("last_dir", "")) / "emotioncam.png"),
+                                              "PNG image (*.png);;JPEG image (*.jpg *.jpeg)")
+        if path:
+            self.save_snapshot(path, image)
+
+    def save_snapshot(self, path: str, image=None) -> bool:
+        image = self.last_message.image if image is None else image
+        if Path(path).suffix.lower() not in {".png", ".jpg", ".jpeg"}:
+            path += ".png"
+        ok = cv2.imwrite(path, image)
+        if ok:
+            self.statusBar().showMessage(f"Saved {path}", 5000)
+        else:
+            QMessageBox.warning(self, "EmotionCam", f"Could not save the snapshot to {path}.")
+        return ok
+
+    def export_session_dialog(self) -> None:
+        if not self.session:
+            self.statusBar().showMessage("No live frames with faces recorded yet", 3000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export session", "emotioncam_session.csv", "CSV (*.csv)")
+        if path:
+            self.export_session(path)
+
+    def export_session(self, path: str) -> int:
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["time_s", "source", "face_id", "label", *EMOTIONS])
+            w.writerows(self.session)
+        self.statusBar().showMessage(f"Exported {len(self.session)} rows to {path}", 5000)
+        return len(self.session)
+
+    def show_model_card(self) -> None:
+        ModelCardDialog(self.pipeline.classifier.path, self.pipeline.classifier.card, self).exec()
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
+            "Ctrl+O  open image      Ctrl+Shift+O  open video",
+            "Ctrl+S  save snapshot   Ctrl+E  export session CSV",
+            "Space  pause/resume     Ctrl+L  back to live",
+            "M  mirror    L  landmarks    F11  full screen",
+            "Ctrl+Q  quit",
+        ]))
+
+    # -- drag and drop ------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = event.mimeData().urls()[0].toLocalFile()
+        if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+            self.open_image(path)
+        else:
+            self.start_source(path)
+
+    # -- shutdown -----------------------------------------------------------------------------------
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
+        """Stop the worker, release the camera and join the thread; True if it ended in time."""
+        if not self.thread.isRunning():
+            return True
+        self.request_stop.emit()  # the worker stops its timer, releases the camera, then quits the thread
+        if self.thread.wait(timeout_ms):
+            return True
+        self.thread.quit()
+        return self.thread.wait(200)
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.shutdown()
+        super().closeEvent(event)
+
+
+class ModelCardDialog(QDialog):
+    """Help → About model: what the shipped model is and how well it measured."""
+
+    def __init__(self, model_path: Path, card: dict, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("About the emotion model")
+        layout = QVBoxLayout(self)
+        m = card.get("metrics", {})
+        rows = "".join(
+            f"<tr><td>{name}</td><td>{pc['precision']:.2f}</td><td>{pc['recall']:.2f}</td><td>{pc['f1']:.2f}</td><td>{pc['support']}</td></tr>"
+            for name, pc in m.get("per_class", {}).items())
+        size_kb = card.get("size_bytes", model_path.stat().st_size if model_path.exists() else 0) / 1024
+        text = (f"<b>{card.get('name', model_path.name)}</b><br>{model_path}<br>"
+                f"Labels: {', '.join(card.get('labels', EMOTIONS))}<br>"
+                f"Size: {size_kb:.0f} KB, {card.get('params', 0):,} parameters, {card.get('macs', 0) / 1e6:.1f} M MACs, "
+                f"{card.get('latency_ms_single_thread_median', 0):.2f} ms per face (1 thread)<br>"
+                f"Accuracy {m.get('accuracy', 0):.1%}, macro-F1 {m.get('macro_f1', 0):.3f} on {m.get('split', 'validation data')}"
+                f"<table cellspacing=6><tr><th align=left>emotion</th><th>precision</th><th>recall</th><th>F1</th><th>faces</th></tr>{rows}</table>")
+        label = QLabel(text)
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(label)
+        png = model_path.parent / "confusion_matrix.png"
+        if png.exists():
+            pic = QLabel()
+            pic.setPixmap(QPixmap(str(png)).scaledToWidth(520, Qt.TransformationMode.SmoothTransformation))
+            layout.addWidget(pic)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        layout.addWidget(buttons)
+        self.card_json = json.dumps(card)
+        self.card_file = card_path(model_path)

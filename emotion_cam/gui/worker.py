@@ -1,0 +1,224 @@
+"""The capture-and-process worker, a QObject living in its own QThread (Qt's worker-object pattern).
+
+A zero-interval QTimer in the worker thread processes one frame per tick, so
+queued calls from the GUI (open an image, switch camera, stop) run between
+frames. Results go out as plain data (``FrameMessage``). Only one message is in
+flight at a time: if the GUI has not shown the last one yet, newer frames are
+still processed (tracking stays current) but not sent, so nothing queues up.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from emotion_cam.draw import Annotator
+from emotion_cam.imageio import ImageError, read_image
+from emotion_cam.pipeline import Pipeline
+from emotion_cam.results import Face
+from emotion_cam.video import SourceError, open_capture, parse_source
+
+
+@dataclass
+class FrameMessage:
+    image: np.ndarray  # annotated BGR frame
+    faces: list[Face]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    fps: float = 0.0
+    t: float = 0.0  # seconds since the source started
+    still: bool = False
+    source: str = ""
+
+
+class FrameWorker(QObject):
+    frame_ready = Signal(object)  # FrameMessage
+    status = Signal(str)  # transient information for the status bar
+    problem = Signal(str)  # something the user must see (no camera, unreadable image)
+    cameras_found = Signal(list)  # camera indices that open
+    stopped = Signal()
+
+    RETRY_S = 1.0
+
+    def __init__(self, pipeline: Pipeline):
+        super().__init__()
+        self.pipeline = pipeline
+        self.annotator = Annotator()
+        self.mirror = False
+        self.paused = False
+        self._cap: cv2.VideoCapture | None = None
+        self._source: str | int | None = None
+        self._timer: QTimer | None = None
+        self._in_flight = threading.Event()
+        self._t0 = 0.0
+        self._video_fps = 0.0
+        self._frames = 0
+        self._fps = 0.0
+        self._last_tick = 0.0
+        self._retry_at = 0.0
+        self._still: np.ndarray | None = None
+        self._still_name = ""
+
+    # -- called from the GUI thread (thread-safe flags) --------------------------------------------
+    def frame_shown(self) -> None:
+        """The GUI has painted the last message; the next one may be sent."""
+        self._in_flight.clear()
+
+    # -- slots, run in the worker thread ----------------------------------------------------------
+    @Slot()
+    def setup(self) -> None:
+        self._timer = QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._tick)
+
+    @Slot(object)
+    def open_source(self, source) -> None:
+        """Start live processing from a camera index or video file."""
+        self._release()
+        self._still = None
+        self.pipeline.reset()
+        self._source = source
+        try:
+            self._cap = open_capture(source)
+        except SourceError as exc:
+            self._cap = None
+            self.problem.emit(f"{exc}\n\nUse File → Open image or File → Open video instead.")
+            return
+        self._video_fps = self._cap.get(cv2.CAP_PROP_FPS) if isinstance(parse_source(source), str) else 0.0
+        self._t0 = time.monotonic()
+        self._frames = 0
+        self.status.emit(f"Live: {'camera ' + str(source) if isinstance(parse_source(source), int) else source}")
+        if self._timer is not None:
+            self._timer.start()
+
+    @Slot(str)
+    def open_image(self, path: str) -> None:
+        """Process a still image (the live source pauses until Live is chosen again)."""
+        try:
+            image = read_image(path)
+        except ImageError as exc:
+            self.problem.emit(f"Cannot open the image.\n\n{exc}")
+            return
+        if self._timer is not None:
+            self._timer.stop()
+        self._still, self._still_name = image, path
+        self._process_still()
+
+    @Slot()
+    def refresh_still(self) -> None:
+        if self._still is not None:
+            self._process_still()
+
+    @Slot()
+    def resume_live(self) -> None:
+        if self._source is None:
+            self.problem.emit("No camera or video is open. Use File → Open video, or pick a camera.")
+            return
+        self._still = None
+        if self._cap is None:
+            self.open_source(self._source)
+        elif self._timer is not None:
+            self._timer.start()
+
+    @Slot(int)
+    def set_landmarks(self, points: int) -> None:
+        self.pipeline.set_landmark_points(points)
+        self.annotator.landmarks = points == 68
+        self.refresh_still()
+
+    @Slot()
+    def probe_cameras(self) -> None:
+        found = []
+        for index in range(5):
+            if index == self._source and self._cap is not None:
+                found.append(index)
+                continue
+            cap = cv2.VideoCapture(index)
+            if cap.isOpened():
+                found.append(index)
+            cap.release()
+        self.cameras_found.emit(found)
+
+    @Slot()
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer.deleteLater()
+            self._timer = None
+        self._release()
+        self.stopped.emit()
+
+    # -- internals --------------------------------------------------------------------------------
+    def _release(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def _process_still(self) -> None:
+        image = cv2.flip(self._still, 1) if self.mirror else self._still
+        result = self.pipeline.process_image(image)
+        annotated = self.annotator.draw(image, result.faces)
+        self._in_flight.set()
+        self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, 0.0, 0.0, True, self._still_name))
+
+    def _tick(self) -> None:
+        if self._cap is None:
+            if self._source is not None and time.monotonic() >= self._retry_at:
+                self._reopen()
+            return
+        if self.paused:
+            time.sleep(0.02)  # keep the thread responsive without spinning
+            return
+        is_file = self._video_fps > 0
+        if is_file:
+            # Keep to real time: skip frames when behind, wait when ahead.
+            due = int((time.monotonic() - self._t0) * self._video_fps)
+            if self._frames > due:
+                time.sleep(min((self._frames - due) / self._video_fps, 0.05))
+                return
+            while self._frames < due - 1:
+                if not self._cap.grab():
+                    break
+                self._frames += 1
+        ok, frame = self._cap.read()
+        if not ok or frame is None:
+            self._end_of_stream(is_file)
+            return
+        self._frames += 1
+        t = self._frames / self._video_fps if is_file else time.monotonic() - self._t0
+        if self.mirror:
+            frame = cv2.flip(frame, 1)
+        result = self.pipeline.process_frame(frame, t)
+        now = time.monotonic()
+        if self._last_tick:
+            self._fps = 0.9 * self._fps + 0.1 / max(now - self._last_tick, 1e-3) if self._fps else 1.0 / max(now - self._last_tick, 1e-3)
+        self._last_tick = now
+        if self._in_flight.is_set():
+            return  # the GUI is still busy with the previous frame: drop this one
+        annotated = self.annotator.draw(frame, result.faces, copy=False)
+        self._in_flight.set()
+        self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, t, False, str(self._source)))
+
+    def _end_of_stream(self, is_file: bool) -> None:
+        if is_file:
+            self.status.emit("End of video: playing it again from the start")
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self.pipeline.reset()
+            self._t0 = time.monotonic()
+            self._frames = 0
+            return
+        self._release()
+        self.status.emit(f"Camera {self._source} stopped sending frames: retrying every second…")
+        self._retry_at = time.monotonic() + self.RETRY_S
+
+    def _reopen(self) -> None:
+        self._retry_at = time.monotonic() + self.RETRY_S
+        try:
+            self._cap = open_capture(self._source)
+            self.pipeline.reset()
+            self.status.emit(f"Camera {self._source} is back")
+        except SourceError:
+            self._cap = None

@@ -1,0 +1,121 @@
+"""Headless video processing: frames from a file or camera through the tracking pipeline, to CSV and/or MP4."""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emotion_cam.draw import Annotator
+from emotion_cam.labels import EMOTIONS
+from emotion_cam.pipeline import Pipeline
+from emotion_cam.results import FrameResult
+
+
+class SourceError(RuntimeError):
+    """A camera or video that cannot be opened or read."""
+
+
+def parse_source(source: str | int) -> str | int:
+    """A camera index ("0", 1) or a path; a missing file is an error, not a silent camera."""
+    if isinstance(source, int):
+        return source
+    if source.isdigit():
+        return int(source)
+    if not Path(source).exists():
+        raise SourceError(f"{source}: no such video file")
+    return source
+
+
+def open_capture(source: str | int) -> cv2.VideoCapture:
+    src = parse_source(source)
+    cap = cv2.VideoCapture(src)
+    if not cap.isOpened():
+        cap.release()
+        what = f"camera {src}" if isinstance(src, int) else f"{src}"
+        hint = "is it connected and not in use by another program?" if isinstance(src, int) else "not a video OpenCV can read"
+        raise SourceError(f"cannot open {what}: {hint}")
+    return cap
+
+
+def frames(cap: cv2.VideoCapture, limit: int | None = None, resize: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """(time in seconds, BGR frame) pairs: video time for files, wall-clock time for cameras."""
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    start = time.monotonic()
+    n = 0
+    while limit is None or n < limit:
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            return
+        if resize is not None:
+            frame = cv2.resize(frame, resize, interpolation=cv2.INTER_AREA)
+        t = n / fps if fps > 0 else time.monotonic() - start
+        yield t, frame
+        n += 1
+
+
+def csv_rows(result: FrameResult) -> Iterator[list]:
+    for f in result.faces:
+        yield [f"{result.timestamp:.3f}", result.frame_index, f.track_id, *(f"{v:.1f}" for v in f.box), f.label,
+               *(f"{p:.4f}" for p in f.probs)]
+
+
+CSV_HEADER = ["time_s", "frame", "face_id", "x1", "y1", "x2", "y2", "label", *EMOTIONS]
+
+
+def _progress(done: int, total: int, started: float) -> None:
+    if not sys.stderr.isatty() and done % 50 and done != total:
+        return
+    rate = done / max(time.monotonic() - started, 1e-6)
+    if total > 0:
+        filled = int(30 * done / total)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} frames, {rate:.1f} fps")
+    else:
+        sys.stderr.write(f"\r{done} frames, {rate:.1f} fps")
+    sys.stderr.flush()
+
+
+def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike | None = None,
+                  csv_path: str | os.PathLike | None = None, limit: int | None = None, progress: bool = True) -> int:
+    """Run the live pipeline over a whole video; returns the number of frames processed."""
+    cap = open_capture(source)
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    writer = None
+    annotator = Annotator()
+    csv_file = open(csv_path, "w", newline="") if csv_path else None
+    rows = csv.writer(csv_file) if csv_file else None
+    if rows:
+        rows.writerow(CSV_HEADER)
+    pipeline.reset()
+    started = time.monotonic()
+    n = 0
+    try:
+        for t, frame in frames(cap, limit):
+            result = pipeline.process_frame(frame, t)
+            if rows:
+                rows.writerows(csv_rows(result))
+            if out:
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                    if not writer.isOpened():
+                        raise SourceError(f"{out}: cannot write a video there")
+                writer.write(annotator.draw(frame, result.faces))
+            n += 1
+            if progress:
+                _progress(n, total if limit is None else min(total, limit), started)
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
+        if csv_file:
+            csv_file.close()
+        if progress and n:
+            sys.stderr.write("\n")
+    return n

@@ -1,0 +1,65 @@
+"""Shared fixtures. Real data comes from ../shared beside the project; tests that need it skip with a reason."""
+from __future__ import annotations
+
+import os
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("EMOTION_CAM_SHARED", ROOT.parent / "shared"))
+FER = SHARED / "datasets" / "fer2013"
+FACES = SHARED / "media" / "faces"
+VIDEOS = SHARED / "media" / "videos"
+MODEL = ROOT / "models" / "emotion_int8.tflite"
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} not found: the shared data set/media folder must sit beside the project (../shared)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fer_root() -> Path:
+    return need(FER)
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    return need(FACES)
+
+
+@pytest.fixture(scope="session")
+def videos_dir() -> Path:
+    return need(VIDEOS)
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    from emotion_cam.pipeline import Pipeline
+
+    return Pipeline()
+
+
+def ground_truth(faces_dir: Path) -> dict[str, np.ndarray]:
+    """Hand-marked face boxes (x1, y1, x2, y2) per photo from dlib's training.xml and testing.xml."""
+    boxes: dict[str, np.ndarray] = {}
+    for name in ("training.xml", "testing.xml"):
+        for image in ET.parse(faces_dir / name).getroot().iter("image"):
+            b = [[int(x.get("left")), int(x.get("top")), int(x.get("left")) + int(x.get("width")), int(x.get("top")) + int(x.get("height"))]
+                 for x in image.iter("box")]
+            boxes[image.get("file")] = np.array(b, np.float32).reshape(-1, 4)
+    return boxes
+
+
+def cli(*args: str, timeout: float = 300):
+    """Run ``python -m emotion_cam ARGS`` as a user would; returns the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "emotion_cam", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)

@@ -1,0 +1,118 @@
+"""The emotion-cam command as a user runs it: predict, video, eval, bench, help."""
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import cli, ground_truth
+from emotion_cam.labels import EMOTIONS
+from emotion_cam.track import iou_matrix
+
+
+@pytest.fixture(scope="module")
+def predictions(faces_dir, tmp_path_factory):
+    """One `emotion-cam predict --json --annotate` run over every photo in ../shared/media/faces."""
+    out = tmp_path_factory.mktemp("annotated")
+    photos = sorted(str(p) for p in faces_dir.glob("*.jpg"))
+    run = cli("predict", *photos, "--json", "--annotate", str(out))
+    assert run.returncode == 0, run.stderr
+    return {entry["image"].rsplit("/", 1)[-1]: entry for entry in json.loads(run.stdout)}
+
+
+def test_finds_the_hand_marked_faces(predictions, faces_dir):
+    """>= 41 of the 43 marked faces (IoU >= 0.4), at most one false detection, none on dogs.jpg."""
+    found = marked = false = 0
+    for name, truth in ground_truth(faces_dir).items():
+        boxes = np.array([f["box"] for f in predictions[name]["faces"]], np.float32).reshape(-1, 4)
+        iou = iou_matrix(truth, boxes)
+        marked += len(truth)
+        found += int((iou.max(1) >= 0.4).sum()) if len(boxes) else 0
+        false += int((iou.max(0) < 0.4).sum()) if len(boxes) else 0
+    assert marked == 43
+    assert found >= 41, f"found {found}/43"
+    assert false <= 1
+    assert predictions["dogs.jpg"]["faces"] == []
+
+
+def test_every_face_has_seven_probabilities_summing_to_one(predictions):
+    faces = [f for entry in predictions.values() for f in entry["faces"]]
+    assert len(faces) >= 43
+    for f in faces:
+        assert list(f["probabilities"]) == list(EMOTIONS)
+        assert abs(sum(f["probabilities"].values()) - 1) < 0.01
+        assert f["label"] == max(f["probabilities"], key=f["probabilities"].get)
+
+
+def test_annotated_images_are_written(predictions):
+    entry = predictions["bald_guys.jpg"]
+    img = cv2.imread(entry["annotated"])
+    assert img is not None and img.shape[:2] == (entry["height"], entry["width"])
+
+
+def test_a_bad_file_is_reported_and_the_rest_still_run(tmp_path, faces_dir):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    run = cli("predict", str(bad), str(faces_dir / "Tom_Cruise_avp_2014_4.jpg"))
+    assert run.returncode == 1
+    assert "broken.jpg" in run.stderr and "Traceback" not in run.stderr
+    assert "Tom_Cruise_avp_2014_4.jpg: 1 face(s)" in run.stdout
+
+
+def test_video_writes_csv_and_annotated_mp4(tmp_path, videos_dir):
+    out, table = tmp_path / "annotated.mp4", tmp_path / "faces.csv"
+    run = cli("video", str(videos_dir / "test.mp4"), "--out", str(out), "--csv", str(table), "--frames", "40")
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) >= 35  # one smiling face in nearly every frame
+    assert {r["face_id"] for r in rows} == {"1"}
+    assert abs(sum(float(rows[0][e]) for e in EMOTIONS) - 1) < 0.01
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+    cap.release()
+
+
+def test_frames_of_each_video_have_faces(videos_dir, pipeline):
+    for video in sorted(videos_dir.glob("*.mp4")):
+        cap = cv2.VideoCapture(str(video))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 10)
+        ok, frame = cap.read()
+        cap.release()
+        assert ok, video
+        faces = pipeline.process_image(frame).faces
+        assert faces, f"no face in frame 10 of {video.name}"
+        for f in faces:
+            assert f.probs.shape == (7,) and abs(f.probs.sum() - 1) < 1e-3
+
+
+def test_missing_video_and_camera_are_clear_errors(tmp_path):
+    run = cli("video", str(tmp_path / "nothing.mp4"))
+    assert run.returncode == 2 and "no such video file" in run.stderr and "Traceback" not in run.stderr
+    run = cli("video", "9")
+    assert run.returncode == 2 and "cannot open camera 9" in run.stderr
+
+
+def test_bench_reports_stages_and_flicker(videos_dir):
+    run = cli("bench", str(videos_dir / "test.mp4"), "--frames", "30", "--json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    video = report["videos"][0]
+    assert video["frames"] == 30
+    assert set(video["stages_ms"]) == {"decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw"}
+    assert video["frames_with_face"] > 0.9
+    assert report["peak_rss_mb"] > 0 and report["cold_start_s"] > 0
+
+
+@pytest.mark.parametrize("command", ["predict", "video", "eval", "bench"])
+def test_help_explains_with_an_example(command):
+    run = cli(command, "--help")
+    assert run.returncode == 0 and "example" in run.stdout
+
+
+def test_missing_model_names_the_path(tmp_path, faces_dir):
+    run = cli("predict", str(faces_dir / "dogs.jpg"), "--model", str(tmp_path / "gone.tflite"))
+    assert run.returncode == 2
+    assert "gone.tflite" in run.stderr and "not found" in run.stderr and "Traceback" not in run.stderr

@@ -1,0 +1,112 @@
+"""The desktop app under pytest-qt (offscreen): live video, still images, pause, close, faults, responsiveness."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("pytestqt", reason="GUI tests need pytest-qt (dev extra)")
+
+from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+
+from emotion_cam.gui.app import create_window  # noqa: E402
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def live(qtbot, videos_dir, settings):
+    window = create_window(str(videos_dir / "woman2.mp4"), settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.shutdown()
+
+
+def test_live_video_shows_a_face_with_seven_bars(live, qtbot):
+    qtbot.waitUntil(lambda: live.frames_received >= 30, timeout=60_000)
+    qtbot.waitUntil(lambda: len(live.panel.faces) == 1, timeout=10_000)
+    face = live.panel.faces[0]
+    assert face.probs.shape == (7,) and face.track_id is not None
+    assert live.view.image() is not None and not live.view.image().isNull()
+    assert "face(s)" in live.fps_label.text() and "fps" in live.fps_label.text()
+    assert len(live.timeline.points) > 0
+
+
+def test_open_image_shows_its_faces(live, qtbot, faces_dir):
+    live.open_image(str(faces_dir / "bald_guys.jpg"))
+    qtbot.waitUntil(lambda: live.last_message is not None and live.last_message.still, timeout=60_000)
+    assert len(live.panel.faces) >= 20
+    assert live.view.image().width() == live.last_message.image.shape[1]
+
+
+def test_unreadable_image_gives_a_message_not_a_crash(live, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    live.open_image(str(bad))
+    qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
+    assert "bad.png" in shown[0] and "corrupt" in shown[0]
+    assert live.thread.isRunning()
+
+
+def test_pause_stops_new_frames(live, qtbot):
+    qtbot.waitUntil(lambda: live.frames_received >= 5, timeout=60_000)
+    qtbot.keyClick(live, " ")  # Space
+    assert live.pause_action.isChecked()
+    qtbot.wait(300)
+    frozen = live.frames_received
+    qtbot.wait(1000)
+    assert live.frames_received == frozen
+    qtbot.keyClick(live, " ")
+    qtbot.waitUntil(lambda: live.frames_received > frozen, timeout=10_000)
+
+
+def test_closing_mid_stream_joins_the_worker_quickly(live, qtbot):
+    qtbot.waitUntil(lambda: live.frames_received >= 5, timeout=60_000)
+    start = time.monotonic()
+    live.close()
+    assert not live.thread.isRunning()
+    assert time.monotonic() - start < 1.0
+
+
+def test_missing_camera_gives_a_message(qtbot, settings):
+    window = create_window(7, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: "cannot open camera 7" in window.view.message, timeout=20_000)
+    assert "Open image" in window.view.message
+    assert window.thread.isRunning()
+    window.shutdown()
+
+
+def test_gui_thread_stays_responsive_while_frames_flow(live, qtbot):
+    """A zero-interval timer on the GUI thread must keep firing while the worker processes frames."""
+    qtbot.waitUntil(lambda: live.frames_received >= 3, timeout=60_000)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(0)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    start_frames = live.frames_received
+    timer.start()
+    qtbot.wait(3000)
+    timer.stop()
+    gaps = sorted(b - a for a, b in zip(ticks, ticks[1:]))
+    assert live.frames_received - start_frames >= 10
+    assert gaps[int(0.99 * (len(gaps) - 1))] < 0.05, f"99th-percentile gap {gaps[int(0.99 * (len(gaps) - 1))] * 1000:.0f} ms"
+
+
+def test_snapshot_export_and_settings(live, qtbot, tmp_path, settings):
+    qtbot.waitUntil(lambda: live.frames_received >= 10 and len(live.session) > 0, timeout=60_000)
+    assert live.save_snapshot(str(tmp_path / "snap.png"))
+    assert (tmp_path / "snap.png").stat().st_size > 10_000
+    rows = live.export_session(str(tmp_path / "session.csv"))
+    assert rows >= 5 and (tmp_path / "session.csv").read_text().startswith("time_s,source,face_id,label,angry")
+    qtbot.keyClick(live, "m")
+    assert settings.value("mirror", type=bool) is True

@@ -1,0 +1,85 @@
+"""The shipped model: its card matches the real model, and its measured accuracy is what the card says."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import MODEL, cli
+from emotion_cam.classify import EmotionClassifier, ModelError, load_card
+from emotion_cam.labels import EMOTIONS
+
+
+@pytest.fixture(scope="module")
+def card():
+    if not MODEL.exists():
+        pytest.fail(f"the shipped model {MODEL} is missing")
+    return load_card(MODEL)
+
+
+def test_card_matches_the_model(card):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(MODEL))
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    assert card["labels"] == list(EMOTIONS)
+    assert list(inp["shape"]) == [1, *card["input"]["size"], card["input"]["channels"]]
+    assert inp["dtype"] == np.int8 and out["dtype"] == np.int8  # full-integer quantisation
+    assert inp["quantization"] == pytest.approx((card["input"]["scale"], card["input"]["zero_point"]))
+    assert out["shape"][-1] == len(EMOTIONS)
+    assert card["size_bytes"] == MODEL.stat().st_size
+    assert MODEL.stat().st_size <= 1_000_000
+    g = card["crop_geometry"]
+    assert g["left_eye"][0] < 0.5 < g["right_eye"][0] and g["left_eye"][1] < g["nose"][1]
+
+
+def test_pruning_removed_work(card):
+    pr = card["pruning"]
+    assert pr["after"]["macs"] < pr["before"]["macs"]
+    assert pr["after"]["params"] < pr["before"]["params"]
+    assert card["architecture"]["widths"] != card["architecture"]["widths_before_pruning"]
+
+
+def test_eval_reproduces_the_card(card, fer_root):
+    run = cli("eval", str(fer_root / "val"), "--json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert sum(report["support"]) == 3589
+    assert report["accuracy"] == pytest.approx(card["metrics"]["accuracy"], abs=0.002)
+    assert report["macro_f1"] == pytest.approx(card["metrics"]["macro_f1"], abs=0.002)
+    assert np.array(report["confusion"]).sum() == 3589
+
+
+def test_predict_is_a_distribution_and_batches_agree(fer_root):
+    import cv2
+
+    clf = EmotionClassifier()
+    paths = sorted((fer_root / "val" / "happy").glob("*.jpg"))[:8]
+    crops = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths])
+    batch = clf.predict(crops)
+    assert batch.shape == (8, 7)
+    np.testing.assert_allclose(batch.sum(1), 1, atol=1e-5)
+    single = np.stack([clf.predict(c) for c in crops])
+    np.testing.assert_allclose(single, batch, atol=1e-6)
+
+
+def test_missing_or_broken_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        EmotionClassifier(tmp_path / "missing.tflite")
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"garbage")
+    (tmp_path / "broken.json").write_text(json.dumps({"labels": list(EMOTIONS)}))
+    with pytest.raises(ModelError, match="broken.tflite"):
+        EmotionClassifier(broken)
+
+
+def test_runtime_never_imports_tensorflow():
+    code = ("import sys, emotion_cam.pipeline, emotion_cam.cli, emotion_cam.bench, emotion_cam.video, emotion_cam.gui.main_window\n"
+            "from emotion_cam.pipeline import Pipeline\nPipeline()\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False", "False"]

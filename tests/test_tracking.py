@@ -1,0 +1,126 @@
+"""Tracker and smoother on synthetic sequences built from real face crops."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from emotion_cam.smooth import EmotionSmoother
+from emotion_cam.track import Tracker, greedy_match, iou_matrix
+
+
+@pytest.fixture(scope="module")
+def face_crops(faces_dir, pipeline):
+    """Two real faces cut generously from bald_guys.jpg (different people), 150 px tall."""
+    img = cv2.imread(str(faces_dir / "bald_guys.jpg"))
+    faces = sorted(pipeline.process_image(img).faces, key=lambda f: -(f.box[2] - f.box[0]))
+    crops = []
+    for f in faces[:2]:
+        x1, y1, x2, y2 = f.box
+        m = 0.6 * (x2 - x1)
+        crop = img[int(max(0, y1 - m)):int(y2 + m), int(max(0, x1 - m)):int(x2 + m)]
+        crops.append(cv2.resize(crop, (150, 150)))
+    return crops
+
+
+def scene(crops, positions, size=(480, 640)):
+    frame = np.full((*size, 3), 90, np.uint8)
+    for crop, (x, y) in zip(crops, positions):
+        h, w = crop.shape[:2]
+        x0, x1 = max(0, x), min(size[1], x + w)
+        if x1 > x0:
+            frame[y:y + h, x0:x1] = crop[:, x0 - x:x1 - x]
+    return frame
+
+
+def centre(face):
+    return (face.box[0] + face.box[2]) / 2
+
+
+def test_ids_persist_and_crossing_faces_keep_them(pipeline, face_crops):
+    """Face A walks right along the top, face B walks left along the bottom; they cross in x."""
+    pipeline.reset()
+    ids_by_side = []
+    for k in range(40):
+        ax, bx = 20 + 12 * k, 470 - 12 * k
+        result = pipeline.process_frame(scene(face_crops, [(ax, 20), (bx, 300)]), k / 30)
+        assert len(result.faces) == 2, f"frame {k}: {len(result.faces)} faces"
+        top = min(result.faces, key=lambda f: f.box[1])
+        bottom = max(result.faces, key=lambda f: f.box[1])
+        assert abs(centre(top) - (ax + 75)) < 40 and abs(centre(bottom) - (bx + 75)) < 40
+        ids_by_side.append((top.track_id, bottom.track_id))
+    assert len(set(ids_by_side)) == 1, "IDs changed along the way"
+    assert ids_by_side[0][0] != ids_by_side[0][1]
+
+
+def test_a_face_that_leaves_is_dropped(pipeline, face_crops):
+    pipeline.reset()
+    for k in range(10):
+        result = pipeline.process_frame(scene(face_crops, [(100, 100), (400, 100)]), k / 30)
+    assert len(result.faces) == 2
+    kept_id = min(result.faces, key=lambda f: f.box[0]).track_id
+    for k in range(10, 70):
+        result = pipeline.process_frame(scene(face_crops[:1], [(100, 100)]), k / 30)
+    assert [f.track_id for f in result.faces] == [kept_id]
+
+
+def test_a_new_face_gets_a_new_id_and_a_fresh_smoother(pipeline, face_crops):
+    pipeline.reset()
+    first = pipeline.process_frame(scene(face_crops[:1], [(100, 100)]), 0.0).faces[0]
+    for k in range(1, 30):
+        pipeline.process_frame(scene(face_crops[:1], [(100, 100)]), k / 30)
+    later = pipeline.process_frame(scene(face_crops, [(100, 100), (400, 100)]), 2.0)
+    for k in range(1, 30):
+        later = pipeline.process_frame(scene(face_crops, [(100, 100), (400, 100)]), 2.0 + k / 30)
+    ids = sorted(f.track_id for f in later.faces)
+    assert ids == [first.track_id, first.track_id + 1]
+
+
+def test_iou_and_matching():
+    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    b = np.array([[21, 21, 31, 31], [0, 0, 10, 10]], np.float32)
+    iou = iou_matrix(a, b)
+    assert iou[0, 1] == pytest.approx(1.0) and iou[0, 0] == 0
+    assert sorted(greedy_match(iou, 0.3)) == [(0, 1), (1, 0)]
+
+
+def test_tracker_timeout():
+    tr = Tracker(max_age_s=1.0)
+    tr.update_detections(np.array([[0, 0, 50, 50]], np.float32), np.ones(1), 0.0)
+    tr.update_detections(np.zeros((0, 4), np.float32), np.zeros(0), 0.8)
+    assert len(tr.tracks) == 1
+    tr.update_detections(np.zeros((0, 4), np.float32), np.zeros(0), 1.5)
+    assert tr.tracks == []
+
+
+def test_smoother_uses_seconds_not_frames():
+    happy, sad = np.eye(7)[3], np.eye(7)[5]
+    fast, slow = EmotionSmoother(0.25), EmotionSmoother(0.25)
+    fast.update(happy, 0.0)
+    slow.update(happy, 0.0)
+    for k in range(1, 61):  # 60 fps for 1 s
+        fast.update(sad, k / 60)
+    for k in range(1, 11):  # 10 fps for 1 s
+        slow.update(sad, k / 10)
+    np.testing.assert_allclose(fast.probs, slow.probs, atol=1e-5)
+
+
+def test_smoother_ignores_a_one_frame_blip_but_follows_a_real_change():
+    happy, sad = np.eye(7)[3] * 0.9 + 0.1 / 7, np.eye(7)[5] * 0.9 + 0.1 / 7
+    s = EmotionSmoother(0.25)
+    t = 0.0
+    for _ in range(30):
+        s.update(happy, t)
+        t += 1 / 30
+    s.update(sad, t)  # one noisy frame
+    t += 1 / 30
+    assert s.label == 3
+    switched_at = None
+    for k in range(30):
+        s.update(sad, t)
+        if s.label == 5 and switched_at is None:
+            switched_at = k / 30
+        t += 1 / 30
+    assert switched_at is not None and switched_at <= 0.5
+    s.reset()
+    assert s.probs is None and s.label is None

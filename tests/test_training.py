@@ -1,0 +1,114 @@
+"""Training pipeline on real FER-2013 images: loaders, and a one-epoch train -> prune -> int8 -> export smoke run."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from emotion_cam.dataset import load_csv, load_folder, load_split
+from emotion_cam.labels import EMOTIONS
+
+pytest.importorskip("tensorflow", reason="training tests need the 'train' extra (pip install -e '.[dev]')")
+
+
+@pytest.fixture(scope="module")
+def small_folder(fer_root, tmp_path_factory):
+    """40 real val faces per class copied into a folder-per-class tree, plus one unreadable file."""
+    root = tmp_path_factory.mktemp("fer_small")
+    for name in EMOTIONS:
+        (root / name).mkdir()
+        for p in sorted((fer_root / "val" / name).glob("*.jpg"))[:40]:
+            shutil.copy(p, root / name / p.name)
+    (root / "angry" / "zz_broken.jpg").write_bytes(b"not a jpeg")
+    return root
+
+
+def test_folder_loader_reads_real_faces_and_reports_bad_files(small_folder):
+    split = load_folder(small_folder)
+    assert split.x.shape == (280, 48, 48) and split.x.dtype == np.uint8
+    assert split.class_counts().tolist() == [40] * 7
+    assert len(split.skipped) == 1 and "zz_broken.jpg" in split.skipped[0][0]
+    assert split.x.std() > 20  # real faces, not blank arrays
+
+
+def test_csv_loader_matches_the_folder_and_skips_bad_rows(small_folder, tmp_path):
+    split = load_folder(small_folder)
+    path = tmp_path / "fer2013.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["emotion", "pixels", "Usage"])
+        for x, y in zip(split.x, split.y):
+            w.writerow([int(y), " ".join(map(str, x.ravel())), "PublicTest"])
+        w.writerow([3, "1 2 3", "PublicTest"])  # too few pixels
+        w.writerow([9, " ".join(["0"] * 2304), "PublicTest"])  # no such class
+        w.writerow([0, " ".join(["0"] * 2304), "Training"])  # another split
+    from_csv = load_csv(path, "val")
+    np.testing.assert_array_equal(from_csv.x, split.x)
+    np.testing.assert_array_equal(from_csv.y, split.y)
+    assert len(from_csv.skipped) == 2
+    assert len(load_csv(path, "train")) == 1
+    assert len(load_split(path, "val")) == 280
+
+
+def test_cache_round_trip(small_folder, tmp_path):
+    from training.data import load
+
+    first = load(small_folder, "val", tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    second = load(small_folder, "val", tmp_path)
+    np.testing.assert_array_equal(first.x, second.x)
+
+
+def test_class_weights_favour_rare_classes():
+    from training.train import class_weights
+
+    counts = np.array([3995, 436, 4097, 7215, 4965, 4830, 3171])
+    w = class_weights(counts, 0.5)
+    assert w[1] == max(w.values()) and w[3] == min(w.values())
+    assert sum(w[i] * c for i, c in enumerate(counts)) == pytest.approx(counts.sum())
+
+
+def test_pruning_keeps_the_function_of_kept_channels():
+    """Pruning with keep=1.0 must give the same outputs; keep=0.5 must give fewer MACs and a working model."""
+    from training.models import build, count_macs
+    from training.prune import prune
+
+    model = build("compact")
+    x = np.random.default_rng(0).uniform(0, 255, (4, 48, 48, 1)).astype(np.float32)
+    same, widths = prune(model, "compact", 1.0)
+    np.testing.assert_allclose(same.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    half, widths = prune(model, "compact", 0.5)
+    assert widths == [8, 8, 16, 16, 32, 32, 64, 64]
+    assert count_macs(half) < 0.35 * count_macs(model)
+
+
+def test_smoke_train_prune_quantise_export(fer_root, tmp_path):
+    """One epoch on a tiny subset through the full reproduce command, then the exported model runs in LiteRT."""
+    from emotion_cam.classify import EmotionClassifier
+    from training.reproduce import main
+
+    out, runs = tmp_path / "models", tmp_path / "runs"
+    assert main(["--data", str(fer_root), "--out", str(out), "--runs", str(runs), "--epochs", "1", "--finetune-epochs", "1",
+                 "--limit-per-class", "8", "--geometry-faces", "120", "--calibration", "14", "--keep", "0.5"]) == 0
+    card = json.loads((out / "emotion_int8.json").read_text())
+    for name in ("emotion_int8.tflite", "confusion_matrix.png", "training_curves.png"):
+        assert (out / name).stat().st_size > 1000
+    assert (runs / "compact" / "log.csv").read_text().count("\n") == 2  # header + one epoch
+    assert list((runs / "compact" / "tb").rglob("*.tfevents*")), "no TensorBoard log"
+    assert card["pruning"]["after"]["macs"] < card["pruning"]["before"]["macs"]
+    assert card["labels"] == list(EMOTIONS)
+    clf = EmotionClassifier(out / "emotion_int8.tflite")
+    probs = clf.predict(np.full((3, 48, 48), 128, np.uint8))
+    assert probs.shape == (3, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    # Asking for one more epoch resumes from the checkpoint: the log grows by one row.
+    from training.reproduce import _limited
+    from training.train import TrainConfig, train
+
+    assert json.loads((runs / "compact" / "state.json").read_text())["epochs_done"] == 1
+    tr, va = _limited(str(fer_root), "train", 8), _limited(str(fer_root), "val", 8)
+    train(TrainConfig(epochs=2, batch_size=64, warmup_epochs=0), tr, va, runs / "compact", verbose=0)
+    assert (runs / "compact" / "log.csv").read_text().count("\n") == 3
+    assert json.loads((runs / "compact" / "state.json").read_text())["epochs_done"] == 2
