@@ -96,7 +96,7 @@ class Pipeline:
         timings["track"] += _ms(start)
         start = time.perf_counter()
         for tr in self.tracker.tracks:
-            tr.follow(self.landmarks.predict(gray, tr.box))
+            tr.landmarks = self.landmarks.predict(gray, tr.box)
         if self.tracker.drop_outside(w, h):
             self._force_detect = True
         self._prev_gray = gray
@@ -119,35 +119,29 @@ class Pipeline:
         return result
 
     def _shift_by_flow(self, prev: np.ndarray, gray: np.ndarray) -> None:
-        """Move each track's box by the median optical flow of points on its face (pyramidal Lucas-Kanade).
+        """Move and scale each track's box with the optical flow of points on its face (pyramidal Lucas-Kanade).
 
-        The shape predictor alone recovers only part of a fast motion from a stale box; shifting the
-        box first lets it lock on again, so tracks keep up with faces between detections.
+        The box must not follow the landmarks: dlib's shape predictor largely follows the box it is
+        given, so a box fed back from its own landmarks drifts off the face. The flow of a grid of
+        points on the face, fitted with a robust similarity transform, does not depend on the box.
         """
-        grid = np.linspace(0.2, 0.8, 4, dtype=np.float32)
-        points, owners = [], []
-        for i, tr in enumerate(self.tracker.tracks):
+        grid = np.linspace(0.15, 0.85, 5, dtype=np.float32)
+        for tr in self.tracker.tracks:
             x1, y1, x2, y2 = tr.box
             gx, gy = np.meshgrid(x1 + grid * (x2 - x1), y1 + grid * (y2 - y1))
-            pts = np.stack([gx.ravel(), gy.ravel()], 1)
-            if tr.landmarks is not None:
-                pts = np.vstack([pts, tr.landmarks])
-            points.append(pts)
-            owners += [i] * len(pts)
-        if not points:
-            return
-        p0 = np.vstack(points).astype(np.float32).reshape(-1, 1, 2)
-        p1, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, p0, None, winSize=(21, 21), maxLevel=3)
-        flow = (p1 - p0).reshape(-1, 2)
-        ok = status.reshape(-1).astype(bool)
-        owners = np.asarray(owners)
-        for i, tr in enumerate(self.tracker.tracks):
-            sel = ok & (owners == i)
-            if sel.sum() >= 4:
-                d = np.median(flow[sel], axis=0)
-                tr.box = tr.box + np.array([d[0], d[1], d[0], d[1]], np.float32)
-                if tr.landmarks is not None:
-                    tr.landmarks = tr.landmarks + d.astype(np.float32)
+            p0 = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32).reshape(-1, 1, 2)
+            p1, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, p0, None, winSize=(21, 21), maxLevel=3)
+            ok = status.reshape(-1).astype(bool)
+            if ok.sum() < 6:
+                continue
+            matrix, _ = cv2.estimateAffinePartial2D(p0[ok], p1[ok], method=cv2.RANSAC, ransacReprojThreshold=3.0)
+            if matrix is None:
+                continue
+            scale = float(np.clip(np.hypot(matrix[0, 0], matrix[1, 0]), 0.8, 1.25))
+            centre = (tr.box[:2] + tr.box[2:]) / 2
+            centre = matrix[:, :2] @ centre + matrix[:, 2]
+            half = (tr.box[2:] - tr.box[:2]) / 2 * scale
+            tr.box = np.concatenate([centre - half, centre + half]).astype(np.float32)
 
     # -- shared -----------------------------------------------------------------------------------
     def _align(self, gray: np.ndarray, landmarks: list[np.ndarray]) -> tuple[np.ndarray, float]:

@@ -1,10 +1,9 @@
 """Face tracks: stable IDs across frames, and cheap box updates between full detections.
 
 Full-frame detection is the expensive stage (tens of ms), so it runs only every
-few frames. In between, each track's box follows its landmarks: the shape
-predictor is run on the previous box, and the box is moved and scaled with the
-landmarks' centroid and spread. Detections are matched to tracks by IoU; a
-track not confirmed by a detection for ``max_age_s`` is dropped.
+few frames; in between, the pipeline moves each track's box with the optical
+flow of the face. Detections are matched to tracks by IoU; a track not
+confirmed by a detection for ``max_age_s`` is dropped.
 """
 from __future__ import annotations
 
@@ -56,19 +55,6 @@ class Track:
     score: float = 0.0
     smoother: EmotionSmoother = field(default_factory=EmotionSmoother)
 
-    def follow(self, landmarks: np.ndarray) -> None:
-        """Move and scale the box with the landmarks between two frames."""
-        if self.landmarks is not None and len(self.landmarks) == len(landmarks):
-            c0, c1 = self.landmarks.mean(0), landmarks.mean(0)
-            s0 = np.linalg.norm(self.landmarks - c0, axis=1).mean()
-            s1 = np.linalg.norm(landmarks - c1, axis=1).mean()
-            scale = float(np.clip(s1 / max(s0, 1e-3), 0.8, 1.25))
-            centre = (self.box[:2] + self.box[2:]) / 2
-            half = (self.box[2:] - self.box[:2]) / 2 * scale
-            centre = centre + (c1 - c0)
-            self.box = np.concatenate([centre - half, centre + half]).astype(np.float32)
-        self.landmarks = landmarks
-
 
 class Tracker:
     """Keeps tracks and assigns IDs; knows nothing about images."""
@@ -93,7 +79,6 @@ class Tracker:
         for r, c in pairs:
             tr = self.tracks[r]
             tr.box, tr.score, tr.last_confirmed = boxes[c].astype(np.float32), float(scores[c]), t
-            tr.landmarks = None  # re-anchor: the next landmarks start from the detected box
         self.tracks = [tr for i, tr in enumerate(self.tracks) if i in matched_tracks or t - tr.last_confirmed <= self.max_age_s]
         for c in range(len(boxes)):
             if c not in matched_dets:

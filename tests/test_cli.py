@@ -78,12 +78,11 @@ def test_video_writes_csv_and_annotated_mp4(tmp_path, videos_dir):
 def test_frames_of_each_video_have_faces(videos_dir, pipeline):
     for video in sorted(videos_dir.glob("*.mp4")):
         cap = cv2.VideoCapture(str(video))
-        cap.set(cv2.CAP_PROP_POS_FRAMES, 10)
-        ok, frame = cap.read()
+        ok, frame = cap.read()  # the first frame: every video opens on a frontal face
         cap.release()
         assert ok, video
         faces = pipeline.process_image(frame).faces
-        assert faces, f"no face in frame 10 of {video.name}"
+        assert faces, f"no face in the first frame of {video.name}"
         for f in faces:
             assert f.probs.shape == (7,) and abs(f.probs.sum() - 1) < 1e-3
 
