@@ -75,7 +75,12 @@ def run(args: argparse.Namespace) -> dict:
     pruned, widths = prune(base, args.arch, args.keep)
     pruned_at_once = keras_report(pruned, val_split)
     ft_cfg = replace(cfg, epochs=args.finetune_epochs, lr=args.lr / 4, warmup_epochs=0, widths=widths)
-    pruned = train(ft_cfg, train_split, val_split, pruned_dir, init_model=pruned)
+    ft_split = train_split
+    if args.finetune_fraction < 1.0:
+        rng = np.random.default_rng(args.seed)
+        keep_idx = np.sort(rng.permutation(len(train_split))[: int(len(train_split) * args.finetune_fraction)])
+        ft_split = fer.Split(train_split.x[keep_idx], train_split.y[keep_idx], train_split.source)
+    pruned = train(ft_cfg, ft_split, val_split, pruned_dir, init_model=pruned)
     pruned_report = keras_report(pruned, val_split)
 
     log.info("stage 3/5: int8 quantisation")
@@ -129,7 +134,7 @@ def run(args: argparse.Namespace) -> dict:
         "training": {
             "data": "FER-2013 Training split (28,709 faces), tuned on PublicTest; PrivateTest held back",
             "faces": int(len(train_split)),
-            "config": asdict(cfg), "finetune_config": asdict(ft_cfg),
+            "config": asdict(cfg), "finetune_config": asdict(ft_cfg), "finetune_fraction": args.finetune_fraction,
             "command": "python -m training.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
             "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
             "seconds": round(time.time() - started),
@@ -159,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arch", default="compact")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--finetune-epochs", type=int, default=1)
+    p.add_argument("--finetune-fraction", type=float, default=1.0, help="fraction of the training set seen per fine-tuning epoch")
     p.add_argument("--keep", type=float, default=0.75, help="fraction of channels kept by pruning")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)

@@ -111,7 +111,6 @@ class _SaveState:
 def train(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, run_dir: str | os.PathLike, init_model=None, verbose: int | None = None):
     """Train (or resume) into ``run_dir``; returns the best model. ``init_model`` starts from given weights (pruned fine-tuning)."""
     import keras
-    import tensorflow as tf
 
     from training.models import ARCHITECTURES, build
 
@@ -161,7 +160,6 @@ def train(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, run_di
         callbacks=callbacks,
         verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
     )
-    del tf
     return keras.models.load_model(run_dir / "best.keras")
 
 

@@ -291,6 +291,7 @@ class MainWindow(QMainWindow):
         """Stop the worker, release the camera and join the thread; True if it ended in time."""
         if not self.thread.isRunning():
             return True
+        self.worker.stopping.set()
         self.request_stop.emit()  # the worker stops its timer, releases the camera, then quits the thread
         if self.thread.wait(timeout_ms):
             return True

@@ -53,6 +53,7 @@ class FrameWorker(QObject):
         self._source: str | int | None = None
         self._timer: QTimer | None = None
         self._in_flight = threading.Event()
+        self.stopping = threading.Event()  # set from the GUI thread on close: skip any further work
         self._t0 = 0.0
         self._video_fps = 0.0
         self._frames = 0
@@ -165,6 +166,8 @@ class FrameWorker(QObject):
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, 0.0, 0.0, True, self._still_name))
 
     def _tick(self) -> None:
+        if self.stopping.is_set():
+            return
         if self._cap is None:
             if self._source is not None and time.monotonic() >= self._retry_at:
                 self._reopen()
