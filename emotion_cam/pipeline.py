@@ -25,7 +25,8 @@ class PipelineConfig:
     landmark_points: int = 5
     still_min_face: int = 32  # px; stills get one thorough detection
     video_min_face: int = 80  # px; live frames trade the smallest faces for speed
-    detect_every: int = 24  # frames between full detections while tracking
+    detect_every: int = 30  # frames between full detections while tracking (1 s at 30 fps)
+    idle_detect_every: int = 3  # frames between detections while no face is tracked
     smoothing_s: float = 0.25  # time constant of the probability EMA
     max_age_s: float = 1.0  # drop a track not re-detected for this long
     threads: int = 1  # OpenCV and LiteRT threads
@@ -43,6 +44,7 @@ class Pipeline:
         self.tracker = Tracker(max_age_s=self.config.max_age_s, smoothing_s=self.config.smoothing_s)
         self._frame_index = 0
         self._force_detect = True
+        self._since_detect = 0
         self._prev_gray: np.ndarray | None = None
 
     def set_landmark_points(self, points: int) -> None:
@@ -56,6 +58,7 @@ class Pipeline:
         self.tracker.reset()
         self._frame_index = 0
         self._force_detect = True
+        self._since_detect = 0
         self._prev_gray = None
 
     # -- still images -----------------------------------------------------------------------------
@@ -80,7 +83,11 @@ class Pipeline:
         timings: dict[str, float] = {}
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         h, w = gray.shape[:2]
-        detect_now = self._force_detect or self._frame_index % self.config.detect_every == 0 or not self.tracker.tracks
+        self._since_detect += 1
+        every = self.config.detect_every if self.tracker.tracks else self.config.idle_detect_every
+        detect_now = self._force_detect or self._since_detect >= every
+        if detect_now:
+            self._since_detect = 0
         start = time.perf_counter()
         if detect_now:
             dets = self.detect(gray, self.config.video_min_face)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
@@ -58,7 +59,7 @@ class FrameWorker(QObject):
         self._video_fps = 0.0
         self._frames = 0
         self._fps = 0.0
-        self._last_tick = 0.0
+        self._done: deque[float] = deque()  # times of the frames processed in the last second
         self._retry_at = 0.0
         self._still: np.ndarray | None = None
         self._still_name = ""
@@ -196,9 +197,10 @@ class FrameWorker(QObject):
             frame = cv2.flip(frame, 1)
         result = self.pipeline.process_frame(frame, t)
         now = time.monotonic()
-        if self._last_tick:
-            self._fps = 0.9 * self._fps + 0.1 / max(now - self._last_tick, 1e-3) if self._fps else 1.0 / max(now - self._last_tick, 1e-3)
-        self._last_tick = now
+        self._done.append(now)
+        while self._done and self._done[0] < now - 1.0:
+            self._done.popleft()
+        self._fps = (len(self._done) - 1) / max(self._done[-1] - self._done[0], 1e-3) if len(self._done) > 1 else 0.0
         if self._in_flight.is_set():
             return  # the GUI is still busy with the previous frame: drop this one
         annotated = self.annotator.draw(frame, result.faces, copy=False)
