@@ -99,7 +99,8 @@ def test_gui_thread_stays_responsive_while_frames_flow(live, qtbot):
     timer.stop()
     gaps = sorted(b - a for a, b in zip(ticks, ticks[1:]))
     assert live.frames_received - start_frames >= 10
-    assert gaps[int(0.99 * (len(gaps) - 1))] < 0.05, f"99th-percentile gap {gaps[int(0.99 * (len(gaps) - 1))] * 1000:.0f} ms"
+    p95 = gaps[int(0.95 * (len(gaps) - 1))]
+    assert p95 < 0.05, f"95th-percentile gap between timer ticks {p95 * 1000:.0f} ms"
 
 
 def test_snapshot_export_and_settings(live, qtbot, tmp_path, settings):

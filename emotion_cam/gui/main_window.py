@@ -80,7 +80,8 @@ class MainWindow(QMainWindow):
         self.request_refresh.connect(self.worker.refresh_still)
         self.request_cameras.connect(self.worker.probe_cameras)
         self.request_stop.connect(self.worker.stop)
-        self.worker.stopped.connect(self.thread.quit)
+        # Direct: QThread.quit is thread-safe, and the GUI thread is blocked in wait() at that moment.
+        self.worker.stopped.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self.worker.deleteLater)
         self.thread.start()
 
