@@ -31,7 +31,7 @@ def measure(faces: np.ndarray, limit: int = 3000, seed: int = 0) -> dict:
         pts = predictor.predict(big, dets.boxes[0]) / (UPSCALE * size)
         left, right = eye_centres(pts)
         rows.append(np.concatenate([left, right, nose_point(pts)]))
-    if len(rows) < 50:
+    if len(rows) < max(10, len(sample) // 5):
         raise RuntimeError(f"landmarks found on only {len(rows)} of {len(sample)} faces; cannot measure the crop geometry")
     rows = np.array(rows)
     med = np.median(rows, axis=0)
