@@ -132,16 +132,25 @@ class Pipeline:
         given, so a box fed back from its own landmarks drifts off the face. The flow of a grid of
         points on the face, fitted with a robust similarity transform, does not depend on the box.
         """
+        tracks = self.tracker.tracks
+        if not tracks:
+            return
         grid = np.linspace(0.15, 0.85, 5, dtype=np.float32)
-        for tr in self.tracker.tracks:
+        pts = []
+        for tr in tracks:
             x1, y1, x2, y2 = tr.box
             gx, gy = np.meshgrid(x1 + grid * (x2 - x1), y1 + grid * (y2 - y1))
-            p0 = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32).reshape(-1, 1, 2)
-            p1, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, p0, None, winSize=(21, 21), maxLevel=3)
-            ok = status.reshape(-1).astype(bool)
+            pts.append(np.stack([gx.ravel(), gy.ravel()], 1))
+        # One Lucas-Kanade call for all faces: the image pyramids are built once per frame.
+        p0 = np.vstack(pts).astype(np.float32).reshape(-1, 1, 2)
+        p1, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, p0, None, winSize=(21, 21), maxLevel=3)
+        n = grid.size ** 2
+        for i, tr in enumerate(tracks):
+            a, b = p0[i * n:(i + 1) * n], p1[i * n:(i + 1) * n]
+            ok = status[i * n:(i + 1) * n].reshape(-1).astype(bool)
             if ok.sum() < 6:
                 continue
-            matrix, _ = cv2.estimateAffinePartial2D(p0[ok], p1[ok], method=cv2.RANSAC, ransacReprojThreshold=3.0)
+            matrix, _ = cv2.estimateAffinePartial2D(a[ok], b[ok], method=cv2.RANSAC, ransacReprojThreshold=3.0)
             if matrix is None:
                 continue
             scale = float(np.clip(np.hypot(matrix[0, 0], matrix[1, 0]), 0.8, 1.25))
