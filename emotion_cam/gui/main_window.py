@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections import deque
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea,
                                QSplitter, QVBoxLayout, QWidget)
 
-from emotion_cam.classify import card_path
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.gui.widgets import FacePanel, Timeline, VideoView, to_qimage
@@ -336,5 +334,3 @@ class ModelCardDialog(QDialog):
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
         layout.addWidget(buttons)
-        self.card_json = json.dumps(card)
-        self.card_file = card_path(model_path)
