@@ -77,7 +77,8 @@ def build(arch: Arch | str, widths: list[int] | None = None) -> keras.Model:
             x = layers.MaxPooling2D(2, name=f"pool{s}")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(arch.dropout, name="dropout")(x)
-    outputs = layers.Dense(len(EMOTIONS), activation="softmax", name="probs")(x)
+    # float32 softmax even under a mixed-precision policy, so the loss sees full-precision probabilities.
+    outputs = layers.Dense(len(EMOTIONS), activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=arch.name)
 
 

@@ -65,9 +65,10 @@ def run(args: argparse.Namespace) -> dict:
         val_split = fer.load(args.data, "val", args.cache_dir)
 
     cfg = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      warmup_epochs=min(1, args.epochs - 1), seed=args.seed)
-    log.info("stage 1/5: training %s for %d epochs", args.arch, args.epochs)
-    base = train(cfg, train_split, val_split, runs / args.arch)
+                      warmup_epochs=min(1, args.epochs - 1), seed=args.seed, mixed_bf16=args.bf16)
+    init = keras.models.load_model(args.init) if args.init else None
+    log.info("stage 1/5: training %s for %d epochs%s", args.arch, args.epochs, f" from {args.init}" if args.init else "")
+    base = train(cfg, train_split, val_split, runs / args.arch, init_model=init)
     base_report = keras_report(base, val_split)
 
     log.info("stage 2/5: structured pruning (keep %.0f%% of channels) and fine-tuning", args.keep * 100)
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> dict:
         "training": {
             "data": "FER-2013 Training split (28,709 faces), tuned on PublicTest; PrivateTest held back",
             "faces": int(len(train_split)),
-            "config": asdict(cfg), "finetune_config": asdict(ft_cfg), "finetune_fraction": args.finetune_fraction,
+            "config": asdict(cfg), "initialised_from": args.init, "finetune_config": asdict(ft_cfg), "finetune_fraction": args.finetune_fraction,
             "command": "python -m training.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
             "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
             "seconds": round(time.time() - started),
@@ -169,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--init", help="start training from this .keras model's weights (e.g. an earlier run's best.keras)")
+    p.add_argument("--bf16", action="store_true", help="mixed bfloat16 training (faster on CPUs with AVX512-BF16/AMX)")
     p.add_argument("--calibration", type=int, default=500, help="training faces used to calibrate int8 ranges")
     p.add_argument("--geometry-faces", type=int, default=3000)
     p.add_argument("--limit-per-class", type=int, default=0, help="use only N faces per class (smoke tests)")

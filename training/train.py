@@ -36,6 +36,7 @@ class TrainConfig:
     patience: int = 15
     seed: int = 1234
     widths: list[int] | None = None  # set when fine-tuning a pruned model
+    mixed_bf16: bool = False  # bfloat16 compute, float32 weights: ~1.3x faster on CPUs with AVX512-BF16/AMX
 
 
 def class_weights(counts: np.ndarray, power: float) -> dict[int, float]:
@@ -117,6 +118,23 @@ def train(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, run_di
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
+    if cfg.mixed_bf16:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        best_model = _fit(cfg, train_split, val_split, run_dir, init_model, verbose)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    # Hand back a float32 model whatever the training precision, for pruning and conversion.
+    model = build(ARCHITECTURES[cfg.arch], cfg.widths)
+    model.set_weights(best_model.get_weights())
+    return model
+
+
+def _fit(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, run_dir: Path, init_model, verbose):
+    import keras
+
+    from training.models import ARCHITECTURES, build
+
     log.info("train %d faces %s, val %d faces", len(train_split), train_split.class_counts().tolist(), len(val_split))
     train_ds, val_ds = make_datasets(train_split, val_split, cfg.batch_size, cfg.seed)
     steps = int(np.ceil(len(train_split) / cfg.batch_size))
