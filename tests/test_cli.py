@@ -103,6 +103,7 @@ def test_bench_reports_stages_and_flicker(videos_dir):
     assert set(video["stages_ms"]) == {"decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw"}
     assert video["frames_with_face"] > 0.9
     assert report["peak_rss_mb"] > 0 and report["cold_start_s"] > 0
+    assert 0.0 <= video["cpu_steal_percent"] <= 100.0
 
 
 @pytest.mark.parametrize("command", ["predict", "video", "eval", "bench"])
