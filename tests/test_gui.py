@@ -1,6 +1,7 @@
 """The desktop app under pytest-qt (offscreen): live video, still images, pause, close, faults, responsiveness."""
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 pytest.importorskip("pytestqt", reason="GUI tests need pytest-qt (dev extra)")
 
 from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QLabel  # noqa: E402
 
 from emotion_cam.gui.app import create_window  # noqa: E402
 
@@ -95,10 +97,9 @@ def test_gui_thread_stays_responsive_while_frames_flow(live, qtbot):
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     start_frames = live.frames_received
     timer.start()
-    qtbot.wait(3000)
+    qtbot.waitUntil(lambda: live.frames_received - start_frames >= 10, timeout=60_000)
     timer.stop()
     gaps = sorted(b - a for a, b in zip(ticks, ticks[1:]))
-    assert live.frames_received - start_frames >= 10
     p95 = gaps[int(0.95 * (len(gaps) - 1))]
     assert p95 < 0.05, f"95th-percentile gap between timer ticks {p95 * 1000:.0f} ms"
 
@@ -111,3 +112,15 @@ def test_snapshot_export_and_settings(live, qtbot, tmp_path, settings):
     assert rows >= 5 and (tmp_path / "session.csv").read_text().startswith("time_s,source,face_id,label,angry")
     qtbot.keyClick(live, "m")
     assert settings.value("mirror", type=bool) is True
+
+
+def test_qt_calls_keep_none_alive(qtbot):
+    """PySide6 6.12.0 dropped a reference to None on every void call (setText, update, ...):
+    the app died with "deallocating None" after about a minute of video. setup.cfg keeps it out."""
+    label = QLabel()
+    qtbot.addWidget(label)
+    before = sys.getrefcount(None)
+    for _ in range(1000):
+        label.setText("x")
+        label.update()
+    assert sys.getrefcount(None) > before - 100
