@@ -118,13 +118,14 @@ def train(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, run_di
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
-    if cfg.mixed_bf16:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    if not cfg.mixed_bf16:
+        return _fit(cfg, train_split, val_split, run_dir, init_model, verbose)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         best_model = _fit(cfg, train_split, val_split, run_dir, init_model, verbose)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    # Hand back a float32 model whatever the training precision, for pruning and conversion.
+    # Hand back a float32 model for pruning and conversion.
     model = build(ARCHITECTURES[cfg.arch], cfg.widths)
     model.set_weights(best_model.get_weights())
     return model
