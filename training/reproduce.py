@@ -101,11 +101,10 @@ def run(args: argparse.Namespace) -> dict:
 
     log.info("stage 4/6: int8 quantisation")
     rep = representative_faces(train_split.x, train_split.y, n=args.calibration)
-    int8_blob = to_tflite(pruned, rep)
+    int8_blob, fp32_blob = to_tflite(pruned, rep, also_float=True)
     base_int8_blob = to_tflite(base, rep)
     int8_report, int8_latency = tflite_stats(int8_blob, out / MODEL_FILE, val_split)
     base_int8_report, base_latency = tflite_stats(base_int8_blob, runs / "unpruned_int8.tflite", val_split)
-    fp32_blob = to_tflite(pruned)
 
     log.info("stage 5/6: crop geometry")
     geometry = measure(train_split.x, limit=args.geometry_faces)
