@@ -60,10 +60,10 @@ def plot_curves(logs: dict[str, str | os.PathLike], path: str | os.PathLike) -> 
         if not log:
             continue
         epochs = np.arange(1, len(log["epoch"]) + 1) + offset
-        a1.plot(epochs, log["loss"], label=f"{name} train")
-        a1.plot(epochs, log["val_loss"], "--", label=f"{name} val")
-        a2.plot(epochs, log["accuracy"], label=f"{name} train")
-        a2.plot(epochs, log["val_accuracy"], "--", label=f"{name} val")
+        a1.plot(epochs, log["loss"], label=f"{name}: train set")
+        a1.plot(epochs, log["val_loss"], "--", label=f"{name}: val")
+        a2.plot(epochs, log["accuracy"], label=f"{name}: train set")
+        a2.plot(epochs, log["val_accuracy"], "--", label=f"{name}: val")
         offset = epochs[-1]
     a1.set_title("loss")
     a2.set_title("accuracy")

@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> dict:
     card["input"]["scale"], card["input"]["zero_point"] = float(clf._in_scale), int(clf._in_zero)
     (out / MODEL_FILE).with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     plot_confusion(int8_report, out / "confusion_matrix.png", "int8 model on FER-2013 val (PublicTest)")
-    plot_curves({"train": runs / args.arch / "log.csv", "fine-tune": pruned_dir / "log.csv"}, out / "training_curves.png")
+    plot_curves({"training": runs / args.arch / "log.csv", "fine-tuning after pruning": pruned_dir / "log.csv"}, out / "training_curves.png")
     log.info("done in %.0f s:\n%s", time.time() - started, int8_report.format())
     return card
 
