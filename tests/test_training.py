@@ -81,10 +81,13 @@ def test_class_offsets_give_a_starved_class_back(fer_root):
     val = load_folder(fer_root / "val")
     log_probs = np.log(np.clip(predict_all(EmotionClassifier(), val.x), 1e-7, 1))
     starved = log_probs.copy()
-    starved[:, 1] -= 1.0  # disgust all but never predicted, as after a careless fine-tune
-    assert score(starved, val.y, np.zeros(7))[1] < score(log_probs, val.y, np.zeros(7))[1] - 0.02
+    starved[:, 1] -= 2.0  # disgust all but never predicted, as after a careless fine-tune
+    assert (starved.argmax(1) == 1).sum() <= 5 < (log_probs.argmax(1) == 1).sum()
+    full_f1 = score(log_probs, val.y, np.zeros(7))[1]
+    assert score(starved, val.y, np.zeros(7))[1] < full_f1 - 0.02
     offsets, est = choose_offsets(starved, val.y)
-    assert est["applied"] and est["macro_f1_after"] > est["macro_f1_before"] + 0.03
+    # Out of sample, the offsets win back a good share of the macro-F1 that starving disgust cost.
+    assert est["applied"] and est["macro_f1_after"] > est["macro_f1_before"] + 0.4 * (full_f1 - est["macro_f1_before"])
     assert est["accuracy_after"] > est["accuracy_before"] - 0.02
     assert offsets[1] == max(offsets) and abs(offsets.mean()) < 1e-9
 
