@@ -133,15 +133,20 @@ class FrameWorker(QObject):
 
     @Slot()
     def probe_cameras(self) -> None:
-        found = []
-        for index in range(5):
-            if index == self._source and self._cap is not None:
-                found.append(index)
-                continue
-            cap = cv2.VideoCapture(index)
-            if cap.isOpened():
-                found.append(index)
-            cap.release()
+        # Most indices have no camera; OpenCV would print a warning for each one it tries.
+        found, level = [], cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            for index in range(5):
+                if index == self._source and self._cap is not None:
+                    found.append(index)
+                    continue
+                cap = cv2.VideoCapture(index)
+                if cap.isOpened():
+                    found.append(index)
+                cap.release()
+        finally:
+            cv2.utils.logging.setLogLevel(level)
         self.cameras_found.emit(found)
 
     @Slot()
