@@ -187,7 +187,7 @@ class MainWindow(QMainWindow):
         total = sum(msg.timings_ms.values())
         stages = "  ".join(f"{k} {v:.1f}" for k, v in msg.timings_ms.items() if v >= 0.05)
         rate = "still image" if msg.still else f"{msg.fps:.0f} fps"
-        self.fps_label.setText(f"{rate}   {len(msg.faces)} face(s)   {total:.1f} ms: {stages}")
+        self.fps_label.setText(f"{rate}   {len(msg.faces)} face(s)   {total:.1f} ms" + (f": {stages}" if stages else ""))
         if not msg.still:
             if msg.faces:
                 main = max(msg.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
