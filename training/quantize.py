@@ -6,25 +6,31 @@ ranges match what the model sees at run time.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 
-def to_tflite(model, representative: np.ndarray | None = None, also_float: bool = False):
-    """Convert a Keras model to TFLite: int8 when ``representative`` faces (N, 48, 48) uint8 are given, else float32.
+@contextmanager
+def saved_model(model) -> Iterator[Path]:
+    """The model exported as a SavedModel in a temporary folder.
 
-    With ``also_float`` it returns ``(int8, float32)`` from one SavedModel export: the export traces the
-    model and costs as much as a conversion, so the float copy for the report should not pay for it twice.
+    Exporting traces the model and costs as much as a conversion, so convert it as often as needed from one export.
     """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "saved_model"
+        model.export(str(path), format="tf_saved_model", verbose=False)
+        yield path
+
+
+def to_tflite(saved: Path, representative: np.ndarray | None = None) -> bytes:
+    """Convert a SavedModel to TFLite: int8 when ``representative`` faces (N, 48, 48) uint8 are given, else float32."""
     import tensorflow as tf
 
-    with tempfile.TemporaryDirectory() as tmp:
-        saved = Path(tmp) / "saved_model"
-        model.export(str(saved), format="tf_saved_model", verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
-        if representative is None:
-            return converter.convert()
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    if representative is not None:
         faces = representative.astype(np.float32)[..., None]
 
         def samples():
@@ -36,10 +42,7 @@ def to_tflite(model, representative: np.ndarray | None = None, also_float: bool 
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-        int8 = converter.convert()
-        if not also_float:
-            return int8
-        return int8, tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
+    return converter.convert()
 
 
 def representative_faces(x: np.ndarray, y: np.ndarray, n: int = 500, seed: int = 0) -> np.ndarray:

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> dict:
     from training.geometry import measure
     from training.models import ARCHITECTURES, count_macs
     from training.prune import prune
-    from training.quantize import representative_faces, to_tflite
+    from training.quantize import representative_faces, saved_model, to_tflite
     from training.report import plot_confusion, plot_curves
 
     started = time.time()
@@ -101,8 +101,10 @@ def run(args: argparse.Namespace) -> dict:
 
     log.info("stage 4/6: int8 quantisation")
     rep = representative_faces(train_split.x, train_split.y, n=args.calibration)
-    int8_blob, fp32_blob = to_tflite(pruned, rep, also_float=True)
-    base_int8_blob = to_tflite(base, rep)
+    with saved_model(pruned) as saved:
+        int8_blob, fp32_blob = to_tflite(saved, rep), to_tflite(saved)
+    with saved_model(base) as saved:
+        base_int8_blob = to_tflite(saved, rep)
     int8_report, int8_latency = tflite_stats(int8_blob, out / MODEL_FILE, val_split)
     base_int8_report, base_latency = tflite_stats(base_int8_blob, runs / "unpruned_int8.tflite", val_split)
 
