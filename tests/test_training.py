@@ -114,32 +114,55 @@ def test_pruning_keeps_the_function_of_kept_channels():
     assert count_macs(half) < 0.35 * count_macs(model)
 
 
-def test_smoke_train_prune_quantise_export(fer_root, tmp_path):
-    """One epoch on a tiny subset through the full reproduce command, then the exported model runs in LiteRT."""
-    from emotion_cam.classify import EmotionClassifier
+@pytest.fixture(scope="module")
+def smoke_run(fer_root, tmp_path_factory):
+    """The reproduce command once, on 8 faces per class: train -> prune -> fine-tune -> offsets -> int8 -> export.
+
+    ``--eager`` skips TensorFlow's tracing of the train step, which costs about a minute per fit on 2 cores
+    for a run of one step; the stages and files are the same as in a full run.
+    """
     from training.reproduce import main
 
-    out, runs = tmp_path / "models", tmp_path / "runs"
+    tmp = tmp_path_factory.mktemp("smoke")
+    out, runs = tmp / "models", tmp / "runs"
     assert main(["--data", str(fer_root), "--out", str(out), "--runs", str(runs), "--epochs", "1", "--finetune-epochs", "1",
-                 "--limit-per-class", "8", "--geometry-faces", "120", "--calibration", "14", "--keep", "0.5"]) == 0
+                 "--limit-per-class", "8", "--geometry-faces", "120", "--calibration", "14", "--keep", "0.5", "--eager"]) == 0
+    return out, runs
+
+
+def test_smoke_run_exports_a_model_that_runs_in_litert(smoke_run):
+    from emotion_cam.classify import EmotionClassifier
+
+    out, runs = smoke_run
     card = json.loads((out / "emotion_int8.json").read_text())
     for name in ("emotion_int8.tflite", "confusion_matrix.png", "training_curves.png"):
         assert (out / name).stat().st_size > 1000
-    assert (runs / "compact" / "log.csv").read_text().count("\n") == 2  # header + one epoch
-    assert list((runs / "compact" / "tb").rglob("*.tfevents*")), "no TensorBoard log"
     assert card["pruning"]["after"]["macs"] < card["pruning"]["before"]["macs"]
     assert card["labels"] == list(EMOTIONS)
     assert set(card["class_offsets"]["offsets"]) == set(EMOTIONS)
     assert card["quantisation"]["val_accuracy_int8"] == card["metrics"]["accuracy"]
+    assert sum(card["metrics"]["support"]) == 56
     clf = EmotionClassifier(out / "emotion_int8.tflite")
     probs = clf.predict(np.full((3, 48, 48), 128, np.uint8))
     assert probs.shape == (3, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
-    # Asking for one more epoch resumes from the checkpoint: the log grows by one row.
+
+
+def test_smoke_run_logs_each_epoch(smoke_run):
+    _, runs = smoke_run
+    for stage in ("compact", "compact-pruned"):
+        assert (runs / stage / "log.csv").read_text().count("\n") == 2  # header + one epoch
+        assert list((runs / stage / "tb").rglob("*.tfevents*")), f"no TensorBoard log for {stage}"
+        assert (runs / stage / "best.keras").stat().st_size > 10_000
+
+
+def test_asking_for_one_more_epoch_resumes_from_the_checkpoint(smoke_run, fer_root, tmp_path):
     from training.reproduce import _limited
     from training.train import TrainConfig, train
 
-    assert json.loads((runs / "compact" / "state.json").read_text())["epochs_done"] == 1
+    run_dir = tmp_path / "compact"
+    shutil.copytree(smoke_run[1] / "compact", run_dir)
+    assert json.loads((run_dir / "state.json").read_text())["epochs_done"] == 1
     tr, va = _limited(str(fer_root), "train", 8), _limited(str(fer_root), "val", 8)
-    train(TrainConfig(epochs=2, batch_size=64, warmup_epochs=0), tr, va, runs / "compact", verbose=0)
-    assert (runs / "compact" / "log.csv").read_text().count("\n") == 3
-    assert json.loads((runs / "compact" / "state.json").read_text())["epochs_done"] == 2
+    train(TrainConfig(epochs=2, batch_size=64, warmup_epochs=0, eager=True), tr, va, run_dir, verbose=0)
+    assert (run_dir / "log.csv").read_text().count("\n") == 3
+    assert json.loads((run_dir / "state.json").read_text())["epochs_done"] == 2
