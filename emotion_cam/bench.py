@@ -1,16 +1,22 @@
 """``emotion-cam bench``: per-stage latency, frames per second, cold start, memory and label flicker.
 
 Decode is timed but excluded from the end-to-end figure (a camera delivers
-decoded frames); drawing is included. Cold start is from process start to the
-first classified frame. Flicker is the number of changes of the shown label per
-second of video, for the raw per-frame argmax and for the smoothed label.
+decoded frames); drawing is included. Latencies are each frame's best of a few
+identical passes, so that stalls of the machine itself (a virtual machine's host
+pausing it) do not pass for pipeline cost; the first pass alone is reported too.
+Cold start is from process start to the first classified frame, in fresh
+processes, whole and phase by phase. Flicker is the number of changes of the shown label per second of
+video, for the raw per-frame argmax and for the smoothed label.
 """
 from __future__ import annotations
 
+import json
 import os
 import resource
+import subprocess
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -18,7 +24,7 @@ import numpy as np
 
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
-from emotion_cam.video import frames, open_capture
+from emotion_cam.video import frames, open_capture, parse_source
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
 MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "videos"
@@ -68,8 +74,10 @@ class VideoBench:
     source: str
     size: tuple[int, int]
     frames: int
+    passes: int = 1
     stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     end_to_end_ms: dict[str, float] = field(default_factory=dict)
+    end_to_end_first_pass_ms: dict[str, float] = field(default_factory=dict)
     fps: float = 0.0
     frames_with_face: float = 0.0
     mean_faces: float = 0.0
@@ -81,20 +89,30 @@ class VideoBench:
         return self.__dict__.copy()
 
 
-def _pct(values: list[float]) -> dict[str, float]:
-    a = np.asarray(values or [0.0])
+@dataclass
+class _Pass:
+    """Per-frame measurements of one pass over a video."""
+
+    stages: dict[str, list[float]]
+    e2e: list[float]
+    raw_labels: list[int | None]
+    shown_labels: list[int | None]
+    faces: list[int]
+    size: tuple[int, int]
+    fps: float
+
+
+def _pct(values) -> dict[str, float]:
+    a = np.asarray(values if len(values) else [0.0], dtype=float)
     return {"p50": round(float(np.percentile(a, 50)), 3), "p95": round(float(np.percentile(a, 95)), 3)}
 
 
-def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | None = None, limit: int | None = None) -> VideoBench:
+def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | None, limit: int | None) -> _Pass:
     cap = open_capture(source)
     fps_video = cap.get(cv2.CAP_PROP_FPS) or 30.0
     annotator = Annotator()
     pipeline.reset()
-    per_stage: dict[str, list[float]] = {s: [] for s in STAGES}
-    e2e, raw_labels, shown_labels, faces_count = [], [], [], []
-    size = (0, 0)
-    ticks = cpu_ticks()
+    run = _Pass({s: [] for s in STAGES}, [], [], [], [], (0, 0), fps_video)
     it = frames(cap, limit, resize)
     try:
         while True:
@@ -108,36 +126,108 @@ def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] |
             t2 = time.perf_counter()
             annotator.draw(frame, result.faces, copy=False)
             t3 = time.perf_counter()
-            size = (frame.shape[1], frame.shape[0])
-            per_stage["decode"].append((t1 - t0) * 1000)
-            per_stage["draw"].append((t3 - t2) * 1000)
+            run.size = (frame.shape[1], frame.shape[0])
+            run.stages["decode"].append((t1 - t0) * 1000)
+            run.stages["draw"].append((t3 - t2) * 1000)
             for stage in STAGES[1:-1]:
-                per_stage[stage].append(result.timings_ms.get(stage, 0.0))
-            e2e.append((t3 - t1) * 1000)
-            faces_count.append(len(result.faces))
+                run.stages[stage].append(result.timings_ms.get(stage, 0.0))
+            run.e2e.append((t3 - t1) * 1000)
+            run.faces.append(len(result.faces))
             main = max(result.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), default=None)
-            raw_labels.append(int(np.argmax(main.raw_probs)) if main is not None else None)
-            shown_labels.append(main.top if main is not None else None)
+            run.raw_labels.append(int(np.argmax(main.raw_probs)) if main is not None else None)
+            run.shown_labels.append(main.top if main is not None else None)
     finally:
         cap.release()
-    n = len(e2e)
-    duration = n / fps_video if fps_video else 1.0
+    return run
+
+
+def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | None = None, limit: int | None = None,
+                passes: int = 1) -> VideoBench:
+    """Time every frame of ``source`` in ``passes`` identical passes and keep each frame's fastest time.
+
+    A virtual machine's host can stall it for hundreds of milliseconds at a time, and a stall
+    lands on whichever frame is running; across passes it lands on different frames, so the
+    per-frame best of a few passes measures the pipeline and the first pass alone shows the
+    stalls too. A camera gives different frames each time, so it gets one pass.
+    """
+    if isinstance(parse_source(source), int):
+        passes = 1
+    ticks = cpu_ticks()
+    runs = [_one_pass(pipeline, source, resize, limit) for _ in range(max(1, passes))]
+    first = runs[0]
+    n = min(len(r.e2e) for r in runs)
+
+    def best(series: list[list[float]]) -> np.ndarray:
+        return np.min([np.asarray(s[:n]) for s in series], axis=0)
+
+    e2e = best([r.e2e for r in runs])
+    duration = len(first.e2e) / first.fps if first.fps else 1.0
     return VideoBench(
-        source=str(source), size=size, frames=n,
-        stages_ms={s: _pct(v) for s, v in per_stage.items()},
+        source=str(source), size=first.size, frames=len(first.e2e), passes=len(runs),
+        stages_ms={s: _pct(best([r.stages[s] for r in runs])) for s in STAGES},
         end_to_end_ms=_pct(e2e),
-        fps=round(1000.0 / max(float(np.mean(e2e)) if e2e else 1.0, 1e-6), 1),
-        frames_with_face=round(float(np.mean([c > 0 for c in faces_count])) if n else 0.0, 4),
-        mean_faces=round(float(np.mean(faces_count)) if n else 0.0, 2),
-        flicker_raw_per_s=round(label_changes(raw_labels) / max(duration, 1e-6), 3),
-        flicker_smoothed_per_s=round(label_changes(shown_labels) / max(duration, 1e-6), 3),
+        end_to_end_first_pass_ms=_pct(first.e2e),
+        fps=round(1000.0 / max(float(np.mean(e2e)) if n else 1.0, 1e-6), 1),
+        frames_with_face=round(float(np.mean([c > 0 for c in first.faces])) if first.faces else 0.0, 4),
+        mean_faces=round(float(np.mean(first.faces)) if first.faces else 0.0, 2),
+        flicker_raw_per_s=round(label_changes(first.raw_labels) / max(duration, 1e-6), 3),
+        flicker_smoothed_per_s=round(label_changes(first.shown_labels) / max(duration, 1e-6), 3),
         cpu_steal_percent=steal_percent(ticks, cpu_ticks()),
     )
 
 
-def run_bench(sources: list[str] | None = None, config: PipelineConfig | None = None, limit: int | None = None) -> dict:
-    """Benchmark the given sources, or the default videos from ``../shared/media/videos``."""
+COLD_PHASES = ("imports", "init", "open", "first frame")
+
+
+def cold_start_phases(source: str | int, resize: tuple[int, int] | None, config: PipelineConfig) -> dict[str, float]:
+    """Seconds spent in each phase from process start to the first classified frame of ``source``.
+
+    imports: interpreter start and importing NumPy and OpenCV; init: loading LiteRT with the
+    classifier, and dlib with the detector and landmark model; open: opening the source and
+    decoding one frame; first frame: detecting, aligning and classifying it.
+    """
+    marks = [process_age_s(), time.perf_counter()]
     pipeline = Pipeline(config)
+    marks.append(time.perf_counter())
+    cap = open_capture(source)
+    try:
+        _, frame = next(frames(cap, 1, resize))
+    finally:
+        cap.release()
+    marks.append(time.perf_counter())
+    pipeline.process_frame(frame, 0.0)
+    marks.append(time.perf_counter())
+    return dict(zip(COLD_PHASES, [marks[0], *np.diff(marks[1:]).tolist()]))
+
+
+def cold_starts(source: str | int, resize: tuple[int, int] | None, config: PipelineConfig, runs: int) -> list[dict[str, float]]:
+    """Cold-start phases measured in ``runs`` fresh processes, as a user starting the program meets them."""
+    spec = json.dumps({"source": source, "resize": resize, "config": asdict(config)})
+    results = []
+    for _ in range(runs):
+        child = subprocess.run([sys.executable, "-m", "emotion_cam.bench", spec], capture_output=True, text=True, timeout=300)
+        if child.returncode != 0:
+            raise RuntimeError(f"cold-start process failed: {child.stderr.strip()[-500:]}")
+        results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def summarise_cold_starts(runs: list[dict[str, float]]) -> dict:
+    """The best whole start, and the sum of each phase's best: a machine that stalls now and then
+    (a virtual machine's host pausing it) rarely lets a whole start through untouched, but it does
+    let each phase through in one start or another."""
+    if not runs:
+        return {"cold_start_s": None, "cold_starts_s": [], "cold_start_phases_best_s": {}, "cold_start_phases_sum_s": None}
+    totals = [round(sum(r.values()), 3) for r in runs]
+    best = {phase: round(min(r[phase] for r in runs), 3) for phase in COLD_PHASES}
+    return {"cold_start_s": min(totals), "cold_starts_s": totals, "cold_start_phases_best_s": best,
+            "cold_start_phases_sum_s": round(sum(best.values()), 3)}
+
+
+def run_bench(sources: list[str] | None = None, config: PipelineConfig | None = None, limit: int | None = None,
+              passes: int = 3, cold_runs: int = 3) -> dict:
+    """Benchmark the given sources, or the default videos from ``../shared/media/videos``."""
+    config = config or PipelineConfig()
     if sources:
         inputs = [(s, None) for s in sources]
     else:
@@ -145,39 +235,48 @@ def run_bench(sources: list[str] | None = None, config: PipelineConfig | None = 
         missing = [p for p, _ in inputs if not Path(p).exists()]
         if missing:
             raise FileNotFoundError(f"default benchmark videos not found ({', '.join(missing)}); pass a video or camera index")
-    # Cold start: one frame through a fresh pipeline state, timed from process start.
-    first_src, first_size = inputs[0]
-    cap = open_capture(first_src)
-    try:
-        _, frame = next(frames(cap, 1, first_size))
-    finally:
-        cap.release()
-    pipeline.process_frame(frame, 0.0)
-    cold = process_age_s()
-    videos = [bench_video(pipeline, src, size, limit).to_dict() for src, size in inputs]
+    colds = summarise_cold_starts(cold_starts(*inputs[0], config, cold_runs))
+    pipeline = Pipeline(config)
+    videos = [bench_video(pipeline, src, size, limit, passes).to_dict() for src, size in inputs]
     return {
         "threads": pipeline.config.threads,
         "detector": pipeline.config.detector,
         "detect_every": pipeline.config.detect_every,
-        "cold_start_s": round(cold, 3),
+        **colds,
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "videos": videos,
     }
 
 
 def format_bench(report: dict) -> str:
-    lines = [f"threads {report['threads']}, detector {report['detector']}, full detection every {report['detect_every']} frames",
-             f"cold start (process start -> first classified frame): {report['cold_start_s']:.2f} s; peak RSS {report['peak_rss_mb']:.0f} MB", ""]
+    lines = [f"threads {report['threads']}, detector {report['detector']}, full detection every {report['detect_every']} frames"]
+    if report["cold_starts_s"]:
+        runs = report["cold_starts_s"]
+        lines.append(f"cold start (process start -> first classified frame): {report['cold_start_s']:.2f} s, best of {len(runs)} "
+                     f"fresh processes ({', '.join(f'{v:.2f}' for v in runs)} s)")
+        phases = " + ".join(f"{name} {v:.2f}" for name, v in report["cold_start_phases_best_s"].items())
+        lines.append(f"  each phase's best: {phases} = {report['cold_start_phases_sum_s']:.2f} s")
+    lines += [f"peak RSS while processing: {report['peak_rss_mb']:.0f} MB", ""]
     for v in report["videos"]:
         lines.append(f"{Path(v['source']).name} at {v['size'][0]}x{v['size'][1]}, {v['frames']} frames, "
                      f"face in {v['frames_with_face']:.1%} of frames, {v['mean_faces']:.1f} faces/frame")
-        lines.append(f"  {'stage':<10} {'p50 ms':>8} {'p95 ms':>8}")
+        best = f"   (each frame's best of {v['passes']} passes)" if v["passes"] > 1 else ""
+        lines.append(f"  {'stage':<10} {'p50 ms':>8} {'p95 ms':>8}{best}")
         for stage, p in v["stages_ms"].items():
             lines.append(f"  {stage:<10} {p['p50']:8.2f} {p['p95']:8.2f}")
         e = v["end_to_end_ms"]
         lines.append(f"  {'end-to-end':<10} {e['p50']:8.2f} {e['p95']:8.2f}   ({v['fps']:.0f} fps; decode excluded, draw included)")
+        if v["passes"] > 1:
+            f = v["end_to_end_first_pass_ms"]
+            lines.append(f"  {'first pass':<10} {f['p50']:8.2f} {f['p95']:8.2f}   (one pass alone, host stalls included)")
         lines.append(f"  label changes per second: raw {v['flicker_raw_per_s']:.2f}, smoothed {v['flicker_smoothed_per_s']:.2f}")
         if v["cpu_steal_percent"] >= 1.0:
-            lines.append(f"  note: the host stole {v['cpu_steal_percent']:.0f}% of CPU time during this run; p95 includes those pauses")
+            lines.append(f"  note: the host reported {v['cpu_steal_percent']:.0f}% of CPU time stolen during this run")
         lines.append("")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    # A fresh process for cold_starts(): prints the seconds of each phase up to its first classified frame.
+    _spec = json.loads(sys.argv[1])
+    print(json.dumps(cold_start_phases(_spec["source"], tuple(_spec["resize"]) if _spec["resize"] else None, PipelineConfig(**_spec["config"]))))

@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("sources", nargs="*", help="video files or camera indices (default: the shared demo videos)")
     s.add_argument("--frames", type=int, help="at most this many frames per source")
     s.add_argument("--detect-every", type=int, default=None, help="frames between full detections (default: pipeline's)")
+    s.add_argument("--passes", type=int, default=3, help="passes over each video; each frame's fastest counts (default: 3)")
+    s.add_argument("--cold-starts", type=int, default=3, help="fresh processes timed to their first classified frame; the fastest counts (default: 3, 0 skips)")
     s.add_argument("--json", action="store_true")
     _pipeline_options(s)
     return p
@@ -150,7 +152,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     config = _config(args)
     if args.detect_every:
         config.detect_every = args.detect_every
-    report = run_bench(args.sources or None, config, args.frames)
+    report = run_bench(args.sources or None, config, args.frames, passes=args.passes, cold_runs=args.cold_starts)
     print(json.dumps(report, indent=2) if args.json else format_bench(report))
     return 0
 
