@@ -5,8 +5,9 @@ decoded frames); drawing is included. Latencies are each frame's best of a few
 identical passes, so that stalls of the machine itself (a virtual machine's host
 pausing it) do not pass for pipeline cost; the first pass alone is reported too.
 Cold start is from process start to the first classified frame, in fresh
-processes, whole and phase by phase. Flicker is the number of changes of the shown label per second of
-video, for the raw per-frame argmax and for the smoothed label.
+processes, whole and phase by phase. Flicker is the number of changes of the
+shown label per second of video, for the raw per-frame argmax and for the
+smoothed label.
 """
 from __future__ import annotations
 
