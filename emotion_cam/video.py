@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -32,9 +33,21 @@ def parse_source(source: str | int) -> str | int:
     return source
 
 
+@contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """Hold back OpenCV's warnings, e.g. while opening cameras that may be absent: the caller says so itself."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 def open_capture(source: str | int) -> cv2.VideoCapture:
     src = parse_source(source)
-    cap = cv2.VideoCapture(src)
+    with quiet_opencv():
+        cap = cv2.VideoCapture(src)
     if not cap.isOpened():
         cap.release()
         what = f"camera {src}" if isinstance(src, int) else f"{src}"

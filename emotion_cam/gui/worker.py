@@ -21,7 +21,7 @@ from emotion_cam.draw import Annotator
 from emotion_cam.imageio import ImageError, read_image
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import Face
-from emotion_cam.video import SourceError, open_capture, parse_source
+from emotion_cam.video import SourceError, open_capture, parse_source, quiet_opencv
 
 
 @dataclass
@@ -134,9 +134,8 @@ class FrameWorker(QObject):
     @Slot()
     def probe_cameras(self) -> None:
         # Most indices have no camera; OpenCV would print a warning for each one it tries.
-        found, level = [], cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        try:
+        found = []
+        with quiet_opencv():
             for index in range(5):
                 if index == self._source and self._cap is not None:
                     found.append(index)
@@ -145,8 +144,6 @@ class FrameWorker(QObject):
                 if cap.isOpened():
                     found.append(index)
                 cap.release()
-        finally:
-            cv2.utils.logging.setLogLevel(level)
         self.cameras_found.emit(found)
 
     @Slot()
