@@ -25,6 +25,7 @@ import numpy as np
 
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
+from emotion_cam.results import main_face
 from emotion_cam.video import frames, open_capture, parse_source
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
@@ -134,7 +135,7 @@ def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | N
                 run.stages[stage].append(result.timings_ms.get(stage, 0.0))
             run.e2e.append((t3 - t1) * 1000)
             run.faces.append(len(result.faces))
-            main = max(result.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), default=None)
+            main = main_face(result.faces)
             run.raw_labels.append(int(np.argmax(main.raw_probs)) if main is not None else None)
             run.shown_labels.append(main.top if main is not None else None)
     finally:

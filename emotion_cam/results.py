@@ -19,6 +19,10 @@ class Face:
     label_index: int | None = None  # shown label; the smoother's choice (with hysteresis) for tracked faces
 
     @property
+    def area(self) -> float:
+        return float((self.box[2] - self.box[0]) * (self.box[3] - self.box[1]))
+
+    @property
     def label(self) -> str:
         return EMOTIONS[self.top]
 
@@ -38,6 +42,11 @@ class Face:
             "confidence": round(self.confidence, 4),
             "probabilities": {name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probs)},
         }
+
+
+def main_face(faces: list[Face]) -> Face | None:
+    """The largest face: the one the timeline plots and the benchmark's flicker counts."""
+    return max(faces, key=lambda f: f.area, default=None)
 
 
 @dataclass

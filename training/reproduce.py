@@ -32,8 +32,8 @@ MODEL_FILE = "emotion_int8.tflite"
 
 
 def keras_probs(model, split: fer.Split, batch: int = 256) -> np.ndarray:
-    # Eager calls, not predict(): predict traces a tf.function for every new model (tens of seconds on 2 cores)
-    # and the forward pass alone runs as fast eagerly.
+    # Eager calls, not predict(): predict traces a tf.function for every new model (tens of seconds on 2 cores),
+    # while a forward pass in batches needs no tracing.
     x = split.x[..., None].astype(np.float32)
     return np.concatenate([np.asarray(model(x[i:i + batch], training=False)) for i in range(0, len(x), batch)])
 

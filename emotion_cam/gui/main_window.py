@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, Q
 
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.pipeline import Pipeline
+from emotion_cam.results import main_face
 from emotion_cam.gui.widgets import FacePanel, Timeline, VideoView, to_qimage
 from emotion_cam.gui.worker import FrameMessage, FrameWorker
 
@@ -189,8 +190,8 @@ class MainWindow(QMainWindow):
         rate = "still image" if msg.still else f"{msg.fps:.0f} fps"
         self.fps_label.setText(f"{rate}   {len(msg.faces)} face(s)   {total:.1f} ms" + (f": {stages}" if stages else ""))
         if not msg.still:
-            if msg.faces:
-                main = max(msg.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+            main = main_face(msg.faces)
+            if main is not None:
                 self.timeline.add(msg.t, main.probs)
             for f in msg.faces:
                 self.session.append([f"{msg.t:.3f}", msg.source, f.track_id, f.label, *(f"{p:.4f}" for p in f.probs)])
