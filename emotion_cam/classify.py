@@ -57,9 +57,16 @@ def load_card(model_path: str | os.PathLike) -> dict:
 
 
 class EmotionClassifier:
-    """Seven emotion probabilities per aligned face crop."""
+    """Seven emotion probabilities per aligned face crop.
 
-    def __init__(self, model_path: str | os.PathLike | None = None, num_threads: int = 1, card: dict | None = None):
+    With ``mirror`` each crop and its horizontal mirror go through the model in one
+    batched call and their probabilities are averaged: a face's expression does not
+    change with a flip, the model's errors partly do. ``None`` takes the model card's
+    choice (``calibration.mirror_average``, measured on val), off for older cards.
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, num_threads: int = 1, card: dict | None = None,
+                 mirror: bool | None = None):
         path = Path(model_path) if model_path else default_model_path()
         if not path.is_file():
             raise ModelError(
@@ -86,6 +93,10 @@ class EmotionClassifier:
         if tuple(self.card.get("labels", ())) != EMOTIONS or int(out["shape"][-1]) != len(EMOTIONS):
             raise ModelError(f"{path}: model outputs {out['shape'][-1]} classes {self.card.get('labels')}, expected {list(EMOTIONS)}")
         self._batch = 1
+        self.calibration = self.card.get("calibration") or {}
+        self.mirror = bool(self.calibration.get("mirror_average", False)) if mirror is None else bool(mirror)
+        # Below this top probability a face is shown as "unsure" (chosen on val; 0 for cards without it).
+        self.unsure_below = float(self.calibration.get("unsure_below") or 0.0)
 
     def _quantise(self, crops: np.ndarray) -> np.ndarray:
         x = crops.astype(np.float32)[..., None]
@@ -117,7 +128,12 @@ class EmotionClassifier:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         if crops.shape[1:] != (self.input_size, self.input_size):
             raise ValueError(f"crops must be {self.input_size}x{self.input_size}, got {crops.shape[1:]}")
-        probs = self._run(self._quantise(crops))
+        x = self._quantise(crops)
+        if self.mirror:
+            probs = self._run(np.concatenate([x, x[:, :, ::-1]]))
+            probs = (probs[: len(x)] + probs[len(x):]) / 2
+        else:
+            probs = self._run(x)
         probs = np.clip(probs, 0.0, None)
         probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-6)
         return probs[0] if single else probs

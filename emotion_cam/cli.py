@@ -22,12 +22,20 @@ def _pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", choices=("hog", "haar"), default="hog", help="face detector (default: dlib HOG)")
     p.add_argument("--landmarks", type=int, choices=(5, 68), default=5, help="landmark model points (default: 5)")
     p.add_argument("--threads", type=int, default=1, help="OpenCV and LiteRT threads (default: 1)")
+    _mirror_option(p)
+
+
+def _mirror_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-mirror-average", dest="mirror_average", action="store_false", default=None,
+                   help="classify each face once instead of averaging it with its mirror image "
+                        "(the default follows the model card: on when it gained on val)")
 
 
 def _config(args: argparse.Namespace):
     from emotion_cam.pipeline import PipelineConfig
 
-    return PipelineConfig(detector=args.detector, landmark_points=args.landmarks, threads=args.threads, model_path=args.model)
+    return PipelineConfig(detector=args.detector, landmark_points=args.landmarks, threads=args.threads, model_path=args.model,
+                          mirror_average=args.mirror_average)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", default="val", help="split to use from a dataset root or CSV (train, val, test; default val)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--model", help="model to evaluate (default: the shipped model)")
+    _mirror_option(s)
 
     s = sub.add_parser("bench", help="measure per-stage latency, FPS, start-up time and memory", formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Benchmark the live pipeline. Without SOURCE: ../shared/media/videos/woman2.mp4 at 640x480 "
@@ -132,17 +141,23 @@ def cmd_video(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from emotion_cam.classify import EmotionClassifier
     from emotion_cam.dataset import load_split
-    from emotion_cam.evaluate import evaluate
+    from emotion_cam.evaluate import predict_all
+    from emotion_cam.metrics import classification_report, expected_calibration_error, negative_log_likelihood
 
     split = load_split(args.data, args.split)
     for where, why in split.skipped:
         print(f"skipped {where}: {why}", file=sys.stderr)
-    report = evaluate(EmotionClassifier(args.model), split.x, split.y)
+    classifier = EmotionClassifier(args.model, mirror=args.mirror_average)
+    probs = predict_all(classifier, split.x)
+    report = classification_report(split.y, probs.argmax(1))
+    ece, nll = expected_calibration_error(probs, split.y), negative_log_likelihood(probs, split.y)
     if args.json:
-        print(json.dumps({"data": split.source, "skipped": len(split.skipped), **report.to_dict()}, indent=2))
+        print(json.dumps({"data": split.source, "skipped": len(split.skipped), "mirror_average": classifier.mirror,
+                          "ece": ece, "nll": nll, **report.to_dict()}, indent=2))
     else:
-        print(f"{split.source}: {len(split)} faces" + (f" ({len(split.skipped)} skipped)" if split.skipped else ""))
-        print(report.format())
+        print(f"{split.source}: {len(split)} faces" + (f" ({len(split.skipped)} skipped)" if split.skipped else "")
+              + (", each averaged with its mirror image" if classifier.mirror else ""))
+        print(report.format().replace("\n", f"   ECE {ece:.4f}   NLL {nll:.4f}\n", 1))
     return 0
 
 

@@ -24,6 +24,11 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "sad": (210, 120, 30),
     "surprise": (0, 128, 255),
 }
+UNSURE_COLOUR = (235, 235, 235)  # a face the model cannot read: no emotion's colour
+
+
+def face_colour(face: Face) -> tuple[int, int, int]:
+    return UNSURE_COLOUR if face.uncertain else COLOURS[face.label]
 
 
 @dataclass
@@ -49,14 +54,15 @@ class Annotator:
         fs = 0.45 * unit
         thick = max(1, int(round(unit)))
         x1, y1, x2, y2 = (int(round(v)) for v in face.box)
-        colour = COLOURS[face.label]
+        colour = face_colour(face)
         cv2.rectangle(img, (x1, y1), (x2, y2), colour, max(2, thick + 1), cv2.LINE_AA)
         if self.landmarks and face.landmarks is not None:
             r = max(1, int(round(1.5 * unit)))
             for px, py in face.landmarks.astype(int):
                 cv2.circle(img, (int(px), int(py)), r, (0, 255, 0), -1, cv2.LINE_AA)
 
-        title = f"{'#%d ' % face.track_id if self.ids and face.track_id is not None else ''}{face.label} {face.confidence:.0%}"
+        who = f"#{face.track_id} " if self.ids and face.track_id is not None else ""
+        title = f"{who}unsure" if face.uncertain else f"{who}{face.label} {face.confidence:.0%}"
         (tw, th), base = cv2.getTextSize(title, cv2.FONT_HERSHEY_SIMPLEX, fs * 1.25, thick)
         line = int(round(13 * unit))
         bar_w = int(round(70 * unit))

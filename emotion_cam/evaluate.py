@@ -6,15 +6,10 @@ import time
 import numpy as np
 
 from emotion_cam.classify import EmotionClassifier
-from emotion_cam.metrics import Report, classification_report
 
 
 def predict_all(classifier: EmotionClassifier, faces: np.ndarray, batch: int = 64) -> np.ndarray:
     return np.concatenate([classifier.predict(faces[i:i + batch]) for i in range(0, len(faces), batch)])
-
-
-def evaluate(classifier: EmotionClassifier, faces: np.ndarray, labels: np.ndarray) -> Report:
-    return classification_report(labels, predict_all(classifier, faces).argmax(1))
 
 
 def latency_ms(classifier: EmotionClassifier, face: np.ndarray, runs: int = 300) -> float:

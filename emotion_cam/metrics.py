@@ -62,3 +62,29 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
         support=[int(v) for v in support],
         confusion=cm.tolist(),
     )
+
+
+def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int = 15) -> float:
+    """Mean |accuracy - confidence| over equal-width bins of the top probability, weighted by the bins' sizes."""
+    return calibration_error(reliability(probs, y_true, bins))
+
+
+def calibration_error(bins: list[dict]) -> float:
+    """ECE from the bins of ``reliability``."""
+    n = sum(b["count"] for b in bins)
+    return float(sum(b["count"] * abs(b["accuracy"] - b["confidence"]) for b in bins if b["count"]) / max(n, 1))
+
+
+def negative_log_likelihood(probs: np.ndarray, y_true: np.ndarray) -> float:
+    """Mean -log p(true class): what temperature scaling minimises."""
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(probs)), np.asarray(y_true)], 1e-12, 1.0))))
+
+
+def reliability(probs: np.ndarray, y_true: np.ndarray, bins: int = 15) -> list[dict]:
+    """Per bin of the top probability: its range, the faces in it, their mean confidence and accuracy."""
+    conf, right = probs.max(1), probs.argmax(1) == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    return [{"low": float(edges[b]), "high": float(edges[b + 1]), "count": int((which == b).sum()),
+             "confidence": float(conf[which == b].mean()) if (which == b).any() else None,
+             "accuracy": float(right[which == b].mean()) if (which == b).any() else None} for b in range(bins)]

@@ -27,17 +27,18 @@ class PipelineConfig:
     video_min_face: int = 80  # px; live frames trade the smallest faces for speed
     detect_every: int = 30  # frames between full detections while tracking (1 s at 30 fps)
     idle_detect_every: int = 3  # frames between detections while no face is tracked
-    smoothing_s: float = 0.25  # time constant of the probability EMA
+    smoothing_s: float = 0.35  # time constant of the probability EMA (label changes on woman2: 0.5/s shown)
     max_age_s: float = 1.0  # drop a track not re-detected for this long
     threads: int = 1  # OpenCV and LiteRT threads
     model_path: str | None = None
+    mirror_average: bool | None = None  # None: the model card's choice
 
 
 class Pipeline:
     def __init__(self, config: PipelineConfig | None = None):
         self.config = config or PipelineConfig()
         cv2.setNumThreads(self.config.threads)
-        self.classifier = EmotionClassifier(self.config.model_path, num_threads=self.config.threads)
+        self.classifier = EmotionClassifier(self.config.model_path, num_threads=self.config.threads, mirror=self.config.mirror_average)
         self.geometry = CropGeometry.from_card(self.classifier.card)
         self.detector = make_detector(self.config.detector)
         self.landmarks = LandmarkPredictor(self.config.landmark_points)
@@ -119,7 +120,8 @@ class Pipeline:
         faces = []
         for tr, p in zip(tracks, raw):
             smoothed = tr.smoother.update(p, t)
-            faces.append(Face(tr.box.copy(), tr.landmarks.copy(), smoothed.copy(), p, tr.track_id, tr.score, tr.smoother.label))
+            faces.append(Face(tr.box.copy(), tr.landmarks.copy(), smoothed.copy(), p, tr.track_id, tr.score,
+                              uncertain=bool(smoothed.max() < self.classifier.unsure_below)))
         timings["smooth"] = _ms(start)
         result = FrameResult(faces, timings, self._frame_index, t)
         self._frame_index += 1
@@ -174,7 +176,8 @@ class Pipeline:
         start = time.perf_counter()
         probs = self.classifier.predict(crops) if len(points) else np.zeros((0, 7), np.float32)
         timings["classify"] = _ms(start)
-        return [Face(b.copy(), pts, p, p, None, float(s)) for b, pts, p, s in zip(boxes, points, probs, scores)]
+        return [Face(b.copy(), pts, p, p, None, float(s), uncertain=bool(p.max() < self.classifier.unsure_below))
+                for b, pts, p, s in zip(boxes, points, probs, scores)]
 
     def crops(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
         """The aligned crops the classifier saw, for inspection and tests."""

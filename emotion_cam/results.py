@@ -16,7 +16,7 @@ class Face:
     raw_probs: np.ndarray | None = None  # this frame's unsmoothed probabilities
     track_id: int | None = None
     score: float = 0.0  # detector confidence
-    label_index: int | None = None  # shown label; the smoother's choice (with hysteresis) for tracked faces
+    uncertain: bool = False  # top probability below the model's "unsure" threshold: shown as "unsure"
 
     @property
     def area(self) -> float:
@@ -24,11 +24,17 @@ class Face:
 
     @property
     def label(self) -> str:
+        """The emotion of the largest probability (the largest bar), even when the face is shown as unsure."""
         return EMOTIONS[self.top]
 
     @property
+    def shown_label(self) -> str:
+        """What the overlay and panel say: the label, or "unsure"."""
+        return "unsure" if self.uncertain else self.label
+
+    @property
     def top(self) -> int:
-        return int(np.argmax(self.probs)) if self.label_index is None else self.label_index
+        return int(np.argmax(self.probs))
 
     @property
     def confidence(self) -> float:
@@ -40,6 +46,7 @@ class Face:
             "box": [round(float(v), 1) for v in self.box],
             "label": self.label,
             "confidence": round(self.confidence, 4),
+            "uncertain": bool(self.uncertain),
             "probabilities": {name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probs)},
         }
 

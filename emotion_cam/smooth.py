@@ -1,9 +1,10 @@
 """Temporal smoothing of one face's probabilities, so the shown label follows expressions, not noise.
 
 An exponential moving average whose weight comes from the time between
-frames (a time constant in seconds), so it behaves the same at 10 or 60 fps,
-plus a small hysteresis on the displayed label: another emotion takes over
-only once its smoothed probability beats the current one by ``margin``.
+frames (a time constant in seconds), so it behaves the same at 10 or 60 fps.
+The label shown is always the largest smoothed probability, i.e. the largest
+bar drawn beside it: steadiness comes from smoothing the probabilities
+themselves, never from a label that disagrees with its bars.
 """
 from __future__ import annotations
 
@@ -13,15 +14,13 @@ import numpy as np
 
 
 class EmotionSmoother:
-    def __init__(self, time_constant_s: float = 0.25, margin: float = 0.06):
+    def __init__(self, time_constant_s: float = 0.25):
         self.time_constant_s = time_constant_s
-        self.margin = margin
         self.probs: np.ndarray | None = None
-        self.label: int | None = None
         self._t: float | None = None
 
     def reset(self) -> None:
-        self.probs, self.label, self._t = None, None, None
+        self.probs, self._t = None, None
 
     def update(self, probs: np.ndarray, t: float) -> np.ndarray:
         """Blend in this frame's ``probs`` observed at time ``t`` (seconds); returns the smoothed probabilities."""
@@ -33,7 +32,4 @@ class EmotionSmoother:
             alpha = 1.0 - math.exp(-dt / self.time_constant_s)
             self.probs = (1.0 - alpha) * self.probs + alpha * probs
         self._t = t
-        best = int(np.argmax(self.probs))
-        if self.label is None or self.probs[best] - self.probs[self.label] > self.margin:
-            self.label = best
         return self.probs

@@ -59,7 +59,7 @@ class Track:
 class Tracker:
     """Keeps tracks and assigns IDs; knows nothing about images."""
 
-    def __init__(self, iou_threshold: float = 0.3, max_age_s: float = 1.0, smoothing_s: float = 0.25):
+    def __init__(self, iou_threshold: float = 0.3, max_age_s: float = 1.0, smoothing_s: float = 0.35):
         self.iou_threshold = iou_threshold
         self.max_age_s = max_age_s
         self.smoothing_s = smoothing_s

@@ -75,10 +75,10 @@ def frames(cap: cv2.VideoCapture, limit: int | None = None, resize: tuple[int, i
 def csv_rows(result: FrameResult) -> Iterator[list]:
     for f in result.faces:
         yield [f"{result.timestamp:.3f}", result.frame_index, f.track_id, *(f"{v:.1f}" for v in f.box), f.label,
-               *(f"{p:.4f}" for p in f.probs)]
+               int(f.uncertain), *(f"{p:.4f}" for p in f.probs)]
 
 
-CSV_HEADER = ["time_s", "frame", "face_id", "x1", "y1", "x2", "y2", "label", *EMOTIONS]
+CSV_HEADER = ["time_s", "frame", "face_id", "x1", "y1", "x2", "y2", "label", "uncertain", *EMOTIONS]
 
 
 def _progress(done: int, total: int, started: float) -> None:

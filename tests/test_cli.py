@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import cli, ground_truth
+from conftest import MODEL, cli, ground_truth
+from emotion_cam.classify import load_card
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.track import iou_matrix
 
@@ -39,12 +40,38 @@ def test_finds_the_hand_marked_faces(predictions, faces_dir):
 
 
 def test_every_face_has_seven_probabilities_summing_to_one(predictions):
+    unsure_below = load_card(MODEL).get("calibration", {}).get("unsure_below", 0.0)
     faces = [f for entry in predictions.values() for f in entry["faces"]]
     assert len(faces) >= 43
     for f in faces:
         assert list(f["probabilities"]) == list(EMOTIONS)
         assert abs(sum(f["probabilities"].values()) - 1) < 0.01
         assert f["label"] == max(f["probabilities"], key=f["probabilities"].get)
+        assert f["uncertain"] == (f["confidence"] < unsure_below)
+
+
+@pytest.fixture
+def doubtful_model(tmp_path):
+    """The shipped model with a card that calls every face below 99% unsure."""
+    import shutil
+
+    shutil.copy(MODEL, tmp_path / MODEL.name)
+    card = json.loads(MODEL.with_suffix(".json").read_text())
+    card["calibration"] = {**card.get("calibration", {}), "unsure_below": 0.99}
+    (tmp_path / MODEL.name).with_suffix(".json").write_text(json.dumps(card))
+    return tmp_path / MODEL.name
+
+
+def test_a_low_confidence_face_is_flagged_unsure_in_json_and_csv(doubtful_model, faces_dir, videos_dir, tmp_path):
+    run = cli("predict", str(faces_dir / "Tom_Cruise_avp_2014_4.jpg"), "--json", "--model", str(doubtful_model))
+    assert run.returncode == 0, run.stderr
+    (face,) = json.loads(run.stdout)[0]["faces"]
+    assert face["uncertain"] is True and face["confidence"] < 0.99
+    table = tmp_path / "faces.csv"
+    run = cli("video", str(videos_dir / "test.mp4"), "--csv", str(table), "--frames", "10", "--model", str(doubtful_model))
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(table.open()))
+    assert rows and all(r["uncertain"] == "1" for r in rows)
 
 
 def test_annotated_images_are_written(predictions):
@@ -73,6 +100,17 @@ def test_video_writes_csv_and_annotated_mp4(tmp_path, videos_dir):
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
     cap.release()
+
+
+def test_the_label_is_always_the_largest_bar_over_a_real_video(tmp_path, videos_dir):
+    """Smoothing keeps labels steady through the probabilities themselves, never by a label that disagrees with its bars."""
+    table = tmp_path / "faces.csv"
+    run = cli("video", str(videos_dir / "short_hamilton_clip.mp4"), "--csv", str(table), "--frames", "150")
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) >= 50  # the performer's face, in the frames where it is frontal
+    for r in rows:
+        assert r["label"] == max(EMOTIONS, key=lambda e: float(r[e])), r
 
 
 def test_frames_of_each_video_have_faces(videos_dir, pipeline):

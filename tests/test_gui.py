@@ -109,9 +109,15 @@ def test_snapshot_export_and_settings(live, qtbot, tmp_path, settings):
     assert live.save_snapshot(str(tmp_path / "snap.png"))
     assert (tmp_path / "snap.png").stat().st_size > 10_000
     rows = live.export_session(str(tmp_path / "session.csv"))
-    assert rows >= 5 and (tmp_path / "session.csv").read_text().startswith("time_s,source,face_id,label,angry")
+    assert rows >= 5 and (tmp_path / "session.csv").read_text().startswith("time_s,source,face_id,label,uncertain,angry")
     qtbot.keyClick(live, "m")
     assert settings.value("mirror", type=bool) is True
+    # A: mirror averaging follows the model card until the user chooses, then the choice is kept.
+    assert settings.value("mirror_average") is None
+    card_choice = live.worker.pipeline.classifier.mirror
+    qtbot.keyClick(live, "a")
+    assert settings.value("mirror_average", type=bool) is (not card_choice)
+    qtbot.waitUntil(lambda: live.worker.pipeline.classifier.mirror is (not card_choice), timeout=5_000)
 
 
 def test_qt_calls_keep_none_alive(qtbot):

@@ -51,6 +51,27 @@ def test_eval_reproduces_the_card(card, fer_root):
     assert report["accuracy"] == pytest.approx(card["metrics"]["accuracy"], abs=0.002)
     assert report["macro_f1"] == pytest.approx(card["metrics"]["macro_f1"], abs=0.002)
     assert np.array(report["confusion"]).sum() == 3589
+    # eval runs the classifier as the app does (the card's mirror-averaging choice) and says how calibrated it is
+    cal = card["calibration"]
+    shown = cal["val_int8_mirror_average" if cal["mirror_average"] else "val_int8_single"]
+    assert report["mirror_average"] == cal["mirror_average"]
+    assert report["accuracy"] == pytest.approx(shown["accuracy"], abs=0.002)
+    assert report["ece"] == pytest.approx(shown["ece"], abs=0.002) and report["nll"] == pytest.approx(shown["nll"], abs=0.002)
+    # mirror averaging is on only where it did not cost val accuracy
+    assert cal["mirror_average"] == (cal["val_int8_mirror_average"]["accuracy"] >= cal["val_int8_single"]["accuracy"])
+
+
+def test_mirror_averaging_is_symmetric(fer_root):
+    """A face and its mirror image get the same probabilities; without averaging they differ."""
+    import cv2
+
+    paths = sorted((fer_root / "val" / "sad").glob("*.jpg"))[:16]
+    crops = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths])
+    flipped = crops[:, :, ::-1]
+    averaged = EmotionClassifier(mirror=True)
+    np.testing.assert_allclose(averaged.predict(crops), averaged.predict(flipped), atol=1e-6)
+    single = EmotionClassifier(mirror=False)
+    assert np.abs(single.predict(crops) - single.predict(flipped)).max() > 0.01
 
 
 def test_predict_is_a_distribution_and_batches_agree(fer_root):

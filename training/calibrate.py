@@ -74,3 +74,146 @@ def fold_into_model(model, offsets: np.ndarray, layer_name: str = "probs") -> No
     layer = model.get_layer(layer_name)
     kernel, bias = layer.get_weights()
     layer.set_weights([kernel, (bias + offsets).astype(bias.dtype)])
+
+
+# -- temperature scaling ----------------------------------------------------------------------------
+# Users read the bars as probabilities. One temperature T for all classes, fitted on val by minimising
+# the negative log-likelihood, makes softmax(z / T) say how often the model is right (Guo et al. 2017)
+# without changing any argmax; dividing the output layer's kernel and bias by T folds it into the model.
+
+def softmax(log_probs: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = log_probs / temperature
+    z = np.exp(z - z.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)
+
+
+def scaled(log_probs: np.ndarray, temperature: float, mirrored: np.ndarray | None = None) -> np.ndarray:
+    """Probabilities at ``temperature``; with the mirrored crops' log-probabilities, the mean of the two (as the runtime does)."""
+    p = softmax(log_probs, temperature)
+    return p if mirrored is None else (p + softmax(mirrored, temperature)) / 2
+
+
+def fit_temperature(log_probs: np.ndarray, y: np.ndarray, mirrored: np.ndarray | None = None) -> float:
+    """The T in [0.25, 4] minimising val NLL (golden-section search on log T; the NLL is unimodal in T)."""
+    from emotion_cam.metrics import negative_log_likelihood
+
+    def nll(log_t: float) -> float:
+        return negative_log_likelihood(scaled(log_probs, float(np.exp(log_t)), mirrored), y)
+
+    lo, hi = np.log(0.25), np.log(4.0)
+    ratio = (np.sqrt(5) - 1) / 2
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = nll(a), nll(b)
+    for _ in range(60):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = nll(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = nll(b)
+    return float(np.exp((lo + hi) / 2))
+
+
+def unsure_threshold(probs: np.ndarray, y: np.ndarray, accuracy: float = 0.5, half_width: float = 0.05) -> float:
+    """The top probability above which faces are right at least ``accuracy`` of the time, everywhere.
+
+    Accuracy is measured locally (faces whose top probability lies within ``half_width``
+    of t, at least 30 of them), so the threshold marks where the model becomes more
+    likely wrong than right, not an average over everything below it.
+    """
+    conf, right = probs.max(1), probs.argmax(1) == y
+    threshold = 0.0
+    for t in np.round(np.arange(0.20, 0.901, 0.01), 2):
+        near = np.abs(conf - t) < half_width
+        if near.sum() >= 30 and right[near].mean() < accuracy:
+            threshold = float(t) + 0.01
+    return round(threshold, 2)
+
+
+def fold_temperature(model, temperature: float, layer_name: str = "probs") -> None:
+    """softmax((z + b) / T): divide the output Dense layer's kernel and bias by T, in place."""
+    layer = model.get_layer(layer_name)
+    kernel, bias = layer.get_weights()
+    layer.set_weights([(kernel / temperature).astype(kernel.dtype), (bias / temperature).astype(bias.dtype)])
+
+
+# -- what the runtime does with an int8 model ---------------------------------------------------------
+
+def runtime_calibration(model_path, val_x: np.ndarray, val_y: np.ndarray, temperature: float | None) -> tuple[dict, np.ndarray]:
+    """Measure the int8 model through LiteRT as the app runs it: with and without mirror averaging, ECE/NLL, and
+    the "unsure" threshold. Mirror averaging is switched on when it does not cost val accuracy.
+    Returns the card's calibration block and the val probabilities as the app computes them.
+    """
+    from emotion_cam.classify import EmotionClassifier
+    from emotion_cam.evaluate import predict_all
+    from emotion_cam.labels import EMOTIONS
+    from emotion_cam.metrics import expected_calibration_error, negative_log_likelihood, reliability
+
+    card = {"labels": list(EMOTIONS)}
+    single = predict_all(EmotionClassifier(model_path, card=card, mirror=False), val_x)
+    mirrored = predict_all(EmotionClassifier(model_path, card=card, mirror=True), val_x)
+
+    def figures(p: np.ndarray) -> dict:
+        return {"accuracy": float((p.argmax(1) == val_y).mean()), "ece": expected_calibration_error(p, val_y),
+                "nll": negative_log_likelihood(p, val_y), "mean_top_probability": float(p.max(1).mean())}
+
+    use_mirror = figures(mirrored)["accuracy"] >= figures(single)["accuracy"]
+    shown = mirrored if use_mirror else single
+    threshold = unsure_threshold(shown, val_y)
+    unsure = shown.max(1) < threshold
+    right = shown.argmax(1) == val_y
+    return {
+        "temperature": temperature,
+        "mirror_average": bool(use_mirror),
+        "val_int8_single": figures(single),
+        "val_int8_mirror_average": figures(mirrored),
+        "unsure_below": threshold,
+        "unsure_rule": "top probability below the point above which val faces with about that top probability (+-0.05) are right at least half the time",
+        "val_unsure_fraction": float(unsure.mean()),
+        "val_accuracy_unsure": float(right[unsure].mean()) if unsure.any() else None,
+        "val_accuracy_sure": float(right[~unsure].mean()) if (~unsure).any() else None,
+        "reliability": reliability(shown, val_y),
+    }, shown
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Re-measure a finished int8 model's runtime calibration on val and write it into its card (and the reliability diagram).
+
+    ``training.reproduce`` does this for every model it makes; this command is for a model made before it did.
+    """
+    import argparse
+    import json
+    from pathlib import Path
+
+    from emotion_cam.classify import card_path, load_card
+    from emotion_cam.metrics import classification_report
+    from training import data as fer
+    from training.report import plot_confusion, plot_reliability
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--model", default="models/emotion_int8.tflite")
+    p.add_argument("--data", required=True, help="FER-2013 root (val/ is used), or a val folder")
+    p.add_argument("--cache-dir", default=".cache")
+    args = p.parse_args(argv)
+    card = load_card(args.model)
+    val = fer.load(args.data, "val", args.cache_dir)
+    previous = card.get("calibration") or {}
+    calibration, shown_probs = runtime_calibration(args.model, val.x, val.y, previous.get("temperature"))
+    card["calibration"] = {**previous, **calibration}
+    report = classification_report(val.y, shown_probs.argmax(1))
+    card["metrics"] = {"split": card["metrics"]["split"], "mirror_average": calibration["mirror_average"], **report.to_dict()}
+    card_path(args.model).write_text(json.dumps(card, indent=2) + "\n")
+    plot_confusion(report, Path(args.model).parent / "confusion_matrix.png", "int8 model on FER-2013 val (PublicTest)")
+    t = calibration["temperature"]
+    plot_reliability(calibration["reliability"], Path(args.model).parent / "reliability.png",
+                     f"int8 model on FER-2013 val, {'mirror-averaged' if calibration['mirror_average'] else 'single crop'}, "
+                     + (f"T = {t:.2f}" if t else "no temperature scaling"))
+    shown = calibration["val_int8_mirror_average" if calibration["mirror_average"] else "val_int8_single"]
+    print(json.dumps({k: v for k, v in calibration.items() if k != "reliability"} | {"shown": shown}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

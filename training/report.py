@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,32 @@ def plot_curves(logs: dict[str, str | os.PathLike], path: str | os.PathLike) -> 
         a.set_xlabel("epoch")
         a.grid(alpha=0.3)
         a.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_reliability(bins: list[dict], path: str | os.PathLike, title: str) -> None:
+    """Reliability diagram: accuracy against mean top probability per bin, bar widths by bin, counts beneath."""
+    from emotion_cam.metrics import calibration_error
+
+    plt = _pyplot()
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.2, 6.0), dpi=110, gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    filled = [b for b in bins if b["count"]]
+    n, ece = sum(b["count"] for b in filled), calibration_error(bins)
+    ax.bar([b["low"] for b in filled], [b["accuracy"] for b in filled], width=[b["high"] - b["low"] for b in filled],
+           align="edge", color="#4c78a8", edgecolor="white", label="accuracy")
+    ax.plot([b["confidence"] for b in filled], [b["accuracy"] for b in filled], "o", color="#f58518", ms=4, label="(mean confidence, accuracy)")
+    ax.plot([0, 1], [0, 1], "--", color="gray", lw=1, label="perfectly calibrated")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(textwrap.fill(title, 48) + f"\nECE {ece:.3f} over {n} faces", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    hist.bar([b["low"] for b in filled], [b["count"] for b in filled], width=[b["high"] - b["low"] for b in filled],
+             align="edge", color="#9d9d9d", edgecolor="white")
+    hist.set_xlabel("top probability")
+    hist.set_ylabel("faces")
+    hist.set_xlim(0, 1)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

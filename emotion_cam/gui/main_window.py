@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea,
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea,
                                QSplitter, QVBoxLayout, QWidget)
 
 from emotion_cam.labels import EMOTIONS
@@ -29,6 +29,7 @@ class MainWindow(QMainWindow):
     request_live = Signal()
     request_landmarks = Signal(int)
     request_refresh = Signal()
+    request_mirror_average = Signal(bool)
     request_cameras = Signal()
     request_stop = Signal()
 
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self.request_live.connect(self.worker.resume_live)
         self.request_landmarks.connect(self.worker.set_landmarks)
         self.request_refresh.connect(self.worker.refresh_still)
+        self.request_mirror_average.connect(self.worker.set_mirror_average)
         self.request_cameras.connect(self.worker.probe_cameras)
         self.request_stop.connect(self.worker.stop)
         # Direct: QThread.quit is thread-safe, and the GUI thread is blocked in wait() at that moment.
@@ -112,6 +114,8 @@ class MainWindow(QMainWindow):
         self.pause_action = self._action(m, "&Pause", self.set_paused, Qt.Key.Key_Space, checkable=True)
         self.mirror_action = self._action(m, "&Mirror", self.set_mirror, "M", checkable=True)
         self.landmarks_action = self._action(m, "Show &landmarks", self.set_landmarks, "L", checkable=True)
+        self.mirror_average_action = self._action(m, "&Average each face with its mirror image", self.set_mirror_average, "A",
+                                                  checkable=True)
         self.fullscreen_action = self._action(m, "&Full screen", self.set_fullscreen, "F11", checkable=True)
 
         self.camera_menu = self.menuBar().addMenu("&Camera")
@@ -131,6 +135,14 @@ class MainWindow(QMainWindow):
             self.resize(1200, 760)
         self.mirror_action.setChecked(self.settings.value("mirror", False, type=bool))
         self.landmarks_action.setChecked(self.settings.value("landmarks", False, type=bool))
+        # Unless the user chose, follow the model card (on where it gained on val); restoring is not choosing.
+        card_choice = self.worker.pipeline.classifier.mirror
+        on = self.settings.value("mirror_average", card_choice, type=bool)
+        self.mirror_average_action.blockSignals(True)
+        self.mirror_average_action.setChecked(on)
+        self.mirror_average_action.blockSignals(False)
+        if on != card_choice:
+            self.request_mirror_average.emit(on)
 
     # -- sources ------------------------------------------------------------------------------------
     def start_source(self, source) -> None:
@@ -194,7 +206,7 @@ class MainWindow(QMainWindow):
             if main is not None:
                 self.timeline.add(msg.t, main.probs)
             for f in msg.faces:
-                self.session.append([f"{msg.t:.3f}", msg.source, f.track_id, f.label, *(f"{p:.4f}" for p in f.probs)])
+                self.session.append([f"{msg.t:.3f}", msg.source, f.track_id, f.label, int(f.uncertain), *(f"{p:.4f}" for p in f.probs)])
 
     def on_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 5000)
@@ -215,6 +227,10 @@ class MainWindow(QMainWindow):
         self.worker.mirror = on
         self.settings.setValue("mirror", on)
         self.request_refresh.emit()
+
+    def set_mirror_average(self, on: bool) -> None:
+        self.settings.setValue("mirror_average", on)
+        self.request_mirror_average.emit(on)
 
     def set_landmarks(self, on: bool) -> None:
         self.settings.setValue("landmarks", on)
@@ -256,7 +272,7 @@ class MainWindow(QMainWindow):
     def export_session(self, path: str) -> int:
         with open(path, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["time_s", "source", "face_id", "label", *EMOTIONS])
+            w.writerow(["time_s", "source", "face_id", "label", "uncertain", *EMOTIONS])
             w.writerows(self.session)
         self.statusBar().showMessage(f"Exported {len(self.session)} rows to {path}", 5000)
         return len(self.session)
@@ -269,7 +285,7 @@ class MainWindow(QMainWindow):
             "Ctrl+O  open image      Ctrl+Shift+O  open video",
             "Ctrl+S  save snapshot   Ctrl+E  export session CSV",
             "Space  pause/resume     Ctrl+L  back to live",
-            "M  mirror    L  landmarks    F11  full screen",
+            "M  mirror    L  landmarks    A  mirror-average faces    F11  full screen",
             "Ctrl+Q  quit",
         ]))
 
@@ -304,6 +320,18 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+def calibration_text(cal: dict) -> str:
+    """What the bars mean and when a face is called unsure, from the card's calibration block."""
+    if not cal:
+        return ""
+    shown = cal.get("val_int8_mirror_average" if cal.get("mirror_average") else "val_int8_single", {})
+    t = cal.get("temperature")
+    return (f"<br>Bars are probabilities{f' (temperature {t:.2f})' if t else ''}: expected calibration error "
+            f"{shown.get('ece', 0):.1%} on val{', each face averaged with its mirror image' if cal.get('mirror_average') else ''}. "
+            f"Below {cal.get('unsure_below', 0):.0%} a face is shown as unsure ({cal.get('val_unsure_fraction', 0):.0%} of val faces, "
+            f"right {cal.get('val_accuracy_unsure') or 0:.0%} of the time; the others {cal.get('val_accuracy_sure') or 0:.0%}).")
+
+
 class ModelCardDialog(QDialog):
     """Help → About model: what the shipped model is and how well it measured."""
 
@@ -321,16 +349,20 @@ class ModelCardDialog(QDialog):
                 f"Size: {size_kb:.0f} KB, {card.get('params', 0):,} parameters, {card.get('macs', 0) / 1e6:.1f} M MACs, "
                 f"{card.get('latency_ms_single_thread_median', 0):.2f} ms per face (1 thread)<br>"
                 f"Accuracy {m.get('accuracy', 0):.1%}, macro-F1 {m.get('macro_f1', 0):.3f} on {m.get('split', 'validation data')}"
+                f"{calibration_text(card.get('calibration') or {})}"
                 f"<table cellspacing=6><tr><th align=left>emotion</th><th>precision</th><th>recall</th><th>F1</th><th>faces</th></tr>{rows}</table>")
         label = QLabel(text)
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(label)
-        png = model_path.parent / "confusion_matrix.png"
-        if png.exists():
-            pic = QLabel()
-            pic.setPixmap(QPixmap(str(png)).scaledToWidth(520, Qt.TransformationMode.SmoothTransformation))
-            layout.addWidget(pic)
+        pictures = QHBoxLayout()
+        for name, width in (("confusion_matrix.png", 460), ("reliability.png", 340)):
+            png = model_path.parent / name
+            if png.exists():
+                pic = QLabel()
+                pic.setPixmap(QPixmap(str(png)).scaledToWidth(width, Qt.TransformationMode.SmoothTransformation))
+                pictures.addWidget(pic)
+        layout.addLayout(pictures)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)

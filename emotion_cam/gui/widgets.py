@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from emotion_cam.draw import COLOURS
+from emotion_cam.draw import COLOURS, face_colour
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.results import Face
 
@@ -96,11 +96,13 @@ class FacePanel(QWidget):
         name_w = 70
         bar_w = max(60, self.width() - name_w - 70)
         for i, face in enumerate(self.faces, 1):
-            title = f"Face {face.track_id if face.track_id is not None else i}: {face.label} {face.confidence:.0%}"
+            what = "unsure" if face.uncertain else f"{face.label} {face.confidence:.0%}"
+            title = f"Face {face.track_id if face.track_id is not None else i}: {what}"
             f = p.font()
             f.setBold(True)
             p.setFont(f)
-            p.setPen(qcolour(face.label))
+            b, g, r = face_colour(face)
+            p.setPen(QColor(r, g, b))
             p.drawText(8, y + 13, title)
             f.setBold(False)
             p.setFont(f)

@@ -131,6 +131,11 @@ class FrameWorker(QObject):
         self.annotator.landmarks = points == 68
         self.refresh_still()
 
+    @Slot(bool)
+    def set_mirror_average(self, on: bool) -> None:
+        self.pipeline.classifier.mirror = on
+        self.refresh_still()
+
     @Slot()
     def probe_cameras(self) -> None:
         # Most indices have no camera; OpenCV would print a warning for each one it tries.
