@@ -1,15 +1,16 @@
-"""Batch augmentation for 48x48 faces, as TensorFlow ops inside the ``tf.data`` pipeline.
+"""Batch augmentation for 48x48 faces in PyTorch, drawn from a seeded generator so a resumed run sees the same stream.
 
-Flip, rotation, zoom and shift are composed into one projective transform per
-image (one resampling instead of four), then brightness/contrast jitter and
-random erasing. Values stay in 0..255 like the model's input.
+Flip, rotation, zoom, shift and the optional random crop are composed into one
+affine map per image (one resampling instead of four), then brightness/contrast
+jitter and random erasing. Values stay in 0..255 like the model's input.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-import tensorflow as tf
+import torch
+import torch.nn.functional as F
 
 
 @dataclass(frozen=True)
@@ -24,68 +25,52 @@ class AugmentConfig:
     erase_area: tuple[float, float] = (0.02, 0.15)
 
 
-def _affine(images: tf.Tensor, cfg: AugmentConfig, seed: tf.Tensor) -> tf.Tensor:
-    b = tf.shape(images)[0]
-    size = tf.cast(tf.shape(images)[1], tf.float32)
-    seeds = tf.random.experimental.stateless_split(seed, 5)
-    angle = tf.random.stateless_uniform([b], seeds[0], -1.0, 1.0) * (cfg.rotation_deg * math.pi / 180.0)
-    scale = tf.random.stateless_uniform([b], seeds[1], 1.0 - cfg.zoom, 1.0 + cfg.zoom)
-    shift = tf.random.stateless_uniform([b, 2], seeds[2], -cfg.shift, cfg.shift) * size
-    flip = tf.where(tf.random.stateless_uniform([b], seeds[3]) < 0.5, -1.0, 1.0) if cfg.flip else tf.ones([b])
-    # Inverse map (output pixel -> input pixel) about the image centre.
-    c = (size - 1.0) / 2.0
-    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-    a0, a1 = cos * flip, -sin
-    b0, b1 = sin * flip, cos
-    a2 = c - a0 * c - a1 * c + shift[:, 0]
-    b2 = c - b0 * c - b1 * c + shift[:, 1]
-    zeros = tf.zeros([b])
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images,
-        transforms=transforms,
-        output_shape=tf.shape(images)[1:3],
-        interpolation="BILINEAR",
-        fill_mode="REFLECT",
-        fill_value=0.0,
-    )
+def _uniform(g: torch.Generator, shape, lo: float, hi: float) -> torch.Tensor:
+    return torch.rand(shape, generator=g) * (hi - lo) + lo
 
 
-def _photometric(images: tf.Tensor, cfg: AugmentConfig, seed: tf.Tensor) -> tf.Tensor:
-    b = tf.shape(images)[0]
-    s1, s2 = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
-    contrast = tf.random.stateless_uniform([b, 1, 1, 1], s1, 1.0 - cfg.contrast, 1.0 + cfg.contrast)
-    bright = tf.random.stateless_uniform([b, 1, 1, 1], s2, -cfg.brightness, cfg.brightness) * 255.0
-    return tf.clip_by_value((images - mean) * contrast + mean + bright, 0.0, 255.0)
+def _affine(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator, crop: int) -> torch.Tensor:
+    b, _, h, _ = x.shape
+    angle = _uniform(g, b, -1.0, 1.0) * math.radians(cfg.rotation_deg)
+    scale = _uniform(g, b, 1.0 - cfg.zoom, 1.0 + cfg.zoom)
+    flip = torch.where(torch.rand(b, generator=g) < 0.5, -1.0, 1.0) if cfg.flip else torch.ones(b)
+    frac = crop / h  # a crop x crop window of the (transformed) face, anywhere inside it
+    shift = _uniform(g, (b, 2), -1.0, 1.0) * (2 * cfg.shift + (1 - frac))
+    # Output -> input map in affine_grid's [-1, 1] coordinates.
+    cos, sin = torch.cos(angle) / scale * frac, torch.sin(angle) / scale * frac
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, [b, 1, crop, crop], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
-def _erase(images: tf.Tensor, cfg: AugmentConfig, seed: tf.Tensor) -> tf.Tensor:
+def _photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
+    b = x.shape[0]
+    mean = x.mean((1, 2, 3), keepdim=True)
+    contrast = _uniform(g, (b, 1, 1, 1), 1.0 - cfg.contrast, 1.0 + cfg.contrast)
+    bright = _uniform(g, (b, 1, 1, 1), -cfg.brightness, cfg.brightness) * 255.0
+    return ((x - mean) * contrast + mean + bright).clamp_(0.0, 255.0)
+
+
+def _erase(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
     """Random erasing: a rectangle per image filled with noise, so the model cannot lean on one region."""
-    b = tf.shape(images)[0]
-    h = tf.cast(tf.shape(images)[1], tf.float32)
-    seeds = tf.random.experimental.stateless_split(seed, 6)
-    area = tf.random.stateless_uniform([b], seeds[0], *cfg.erase_area) * h * h
-    aspect = tf.exp(tf.random.stateless_uniform([b], seeds[1], math.log(0.3), math.log(3.3)))
-    eh = tf.minimum(tf.sqrt(area * aspect), h)
-    ew = tf.minimum(tf.sqrt(area / aspect), h)
-    y0 = tf.random.stateless_uniform([b], seeds[2]) * (h - eh)
-    x0 = tf.random.stateless_uniform([b], seeds[3]) * (h - ew)
-    grid = tf.range(h)
-    in_y = (grid[None, :] >= y0[:, None]) & (grid[None, :] < (y0 + eh)[:, None])
-    in_x = (grid[None, :] >= x0[:, None]) & (grid[None, :] < (x0 + ew)[:, None])
-    mask = in_y[:, :, None] & in_x[:, None, :]
-    apply = tf.random.stateless_uniform([b], seeds[4]) < cfg.erase_prob
-    mask = (mask & apply[:, None, None])[..., None]
-    noise = tf.random.stateless_uniform(tf.shape(images), seeds[5], 0.0, 255.0)
-    return tf.where(mask, noise, images)
+    b, _, h, w = x.shape
+    area = _uniform(g, b, *cfg.erase_area) * h * w
+    aspect = torch.exp(_uniform(g, b, math.log(0.3), math.log(3.3)))
+    eh, ew = torch.sqrt(area * aspect).clamp(max=h), torch.sqrt(area / aspect).clamp(max=w)
+    y0, x0 = torch.rand(b, generator=g) * (h - eh), torch.rand(b, generator=g) * (w - ew)
+    ys, xs = torch.arange(h), torch.arange(w)
+    in_y = (ys[None] >= y0[:, None]) & (ys[None] < (y0 + eh)[:, None])
+    in_x = (xs[None] >= x0[:, None]) & (xs[None] < (x0 + ew)[:, None])
+    apply = torch.rand(b, generator=g) < cfg.erase_prob
+    mask = (in_y[:, :, None] & in_x[:, None, :] & apply[:, None, None])[:, None]
+    noise = torch.rand(x.shape, generator=g) * 255.0
+    return torch.where(mask, noise, x)
 
 
-def augment_batch(images: tf.Tensor, seed: tf.Tensor, cfg: AugmentConfig = AugmentConfig()) -> tf.Tensor:
-    """Augment a float32 batch (B, 48, 48, 1) in 0..255; ``seed`` is a stateless (2,) int seed."""
-    s = tf.random.experimental.stateless_split(seed, 3)
-    images = _affine(images, cfg, s[0])
-    images = _photometric(images, cfg, s[1])
+def augment_batch(x: torch.Tensor, g: torch.Generator, cfg: AugmentConfig = AugmentConfig(), crop: int | None = None) -> torch.Tensor:
+    """Augment a float batch (B, 1, 48, 48) in 0..255; ``crop`` < 48 returns random crop x crop windows."""
+    x = _affine(x, cfg, g, crop or x.shape[-1])
+    x = _photometric(x, cfg, g)
     if cfg.erase_prob > 0:
-        images = _erase(images, cfg, s[2])
-    return images
+        x = _erase(x, cfg, g)
+    return x

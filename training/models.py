@@ -7,47 +7,14 @@ kept slices of the weights (see ``training.prune``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import keras
 from keras import layers
 
 from emotion_cam.labels import EMOTIONS
+from training.arch import INPUT_SHAPE, Arch, get
 
-INPUT_SHAPE = (48, 48, 1)
-
-
-@dataclass(frozen=True)
-class Arch:
-    """A stage is a tuple of conv widths followed by 2x2 max-pooling (except the last, which is pooled globally).
-
-    ``separable`` picks depthwise-separable 3x3 convs after the first (dense) conv:
-    about 8x fewer MACs for a small loss in accuracy.
-    """
-
-    name: str
-    stages: tuple[tuple[int, ...], ...]
-    separable: bool
-    dropout: float = 0.3
-
-    def widths(self) -> list[int]:
-        return [w for stage in self.stages for w in stage]
-
-
-ARCHITECTURES: dict[str, Arch] = {
-    # Compact default: dense 3x3 convs, ~0.3M params, ~30 MMACs before pruning. Dense convs
-    # learn faster per CPU-second than separable ones in TensorFlow's CPU kernels.
-    "compact": Arch("compact", ((16, 16), (32, 32), (64, 64), (128, 128)), separable=False),
-    # Depthwise-separable variant of twice the width: fewer MACs, slower to train on CPU.
-    "separable": Arch("separable", ((32, 32), (64, 64), (128, 128), (256, 256)), separable=True),
-    # Larger reference: dense 3x3 convs at twice the width, ~1.2M params, ~4x the MACs.
-    "wide": Arch("wide", ((32, 32), (64, 64), (128, 128), (256, 256)), separable=False, dropout=0.4),
-}
-
-
-def conv_names(arch: Arch) -> list[str]:
-    """Names of the conv layers in order; pruning and width reporting address layers by these."""
-    return [f"conv{i}" for i in range(len(arch.widths()))]
+# Keras's BatchNormalization epsilon; the PyTorch twin (training.net) uses the same value so weights carry over exactly.
+BN_EPSILON = 1e-3
 
 
 def build(arch: Arch | str, widths: list[int] | None = None) -> keras.Model:
@@ -56,8 +23,7 @@ def build(arch: Arch | str, widths: list[int] | None = None) -> keras.Model:
     The model takes raw pixel values (0..255, float) and rescales them itself, so
     the int8 TFLite input is simply the grayscale pixel shifted by the zero point.
     """
-    if isinstance(arch, str):
-        arch = ARCHITECTURES[arch]
+    arch = get(arch)
     widths = list(widths) if widths is not None else arch.widths()
     if len(widths) != len(arch.widths()):
         raise ValueError(f"{arch.name} has {len(arch.widths())} convs, got {len(widths)} widths")
@@ -70,7 +36,7 @@ def build(arch: Arch | str, widths: list[int] | None = None) -> keras.Model:
                 x = layers.Conv2D(widths[i], 3, padding="same", use_bias=False, name=f"conv{i}")(x)
             else:
                 x = layers.SeparableConv2D(widths[i], 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-            x = layers.BatchNormalization(name=f"bn{i}")(x)
+            x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"bn{i}")(x)
             x = layers.ReLU(name=f"relu{i}")(x)
             i += 1
         if s < len(arch.stages) - 1:

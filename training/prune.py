@@ -13,7 +13,8 @@ import numpy as np
 import keras
 from keras import layers
 
-from training.models import ARCHITECTURES, Arch, build
+from training.arch import Arch, get
+from training.models import build
 
 
 def channel_importance(model: keras.Model, n_convs: int) -> list[np.ndarray]:
@@ -36,8 +37,7 @@ def choose_channels(importance: list[np.ndarray], keep: float, multiple: int = 4
 
 def prune(model: keras.Model, arch: Arch | str, keep: float) -> tuple[keras.Model, list[int]]:
     """A narrower copy of ``model`` keeping ``keep`` of each conv's channels; returns (model, widths)."""
-    if isinstance(arch, str):
-        arch = ARCHITECTURES[arch]
+    arch = get(arch)
     n = len(arch.widths())
     kept = choose_channels(channel_importance(model, n), keep)
     widths = [len(k) for k in kept]

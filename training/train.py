@@ -1,191 +1,285 @@
-"""Train one architecture on FER-2013 with augmentation, class weights and resumable checkpoints.
+"""Train one architecture on FER-2013 in PyTorch: augmentation, class weights, one warm-up + cosine schedule, EMA, resumable.
 
 A run directory holds everything a run needs to continue after an interruption:
-``last.keras`` (model + optimizer state, written every epoch), ``best.keras``
-(best val accuracy), ``log.csv``, TensorBoard logs under ``tb/`` and
-``state.json`` with the epochs done. Running the same command again resumes.
+``last.pt`` (weights, EMA weights, optimizer, schedule and the epoch reached,
+written atomically after every epoch), ``best.pt`` (the weights with the best val
+accuracy, plain or EMA), ``log.csv``, TensorBoard logs under ``tb/`` and
+``config.json``. Running the same command again resumes at the next epoch with
+the same learning rate it would have had. ``durable`` names a second folder that
+gets a copy of ``last.pt``, ``best.pt`` and ``log.csv`` after every epoch: commit it,
+and a new machine (where ``runs/`` is gone) resumes from there.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
+import math
 import os
-import sys
-from dataclasses import asdict, dataclass
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel
 
-from emotion_cam.labels import EMOTIONS
 from training import data as fer
+from training.augment import AugmentConfig, augment_batch
+from training.net import Net
 
 log = logging.getLogger(__name__)
+LOG_FIELDS = ["epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "ema_val_loss", "ema_val_accuracy", "seconds"]
+DURABLE_FILES = ("last.pt", "best.pt", "log.csv", "config.json")
 
 
 @dataclass
 class TrainConfig:
     arch: str = "compact"
-    epochs: int = 60
+    epochs: int = 120
     batch_size: int = 128
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
+    optimizer: str = "adamw"  # or "sgd" (Nesterov momentum 0.9)
+    lr: float = 2e-3
+    weight_decay: float = 0.05  # decoupled (AdamW) or L2 (SGD), on conv and dense weights only
     warmup_epochs: int = 2
     label_smoothing: float = 0.1
     class_weight_power: float = 0.5  # 0: none, 1: fully balanced
-    patience: int = 15
+    ema_decay: float = 0.999  # 0 turns the weight average off
+    crop: int = 48  # < 48 trains on random crops (cheaper per step); evaluation is always on the whole 48x48 face
+    mixup: float = 0.0  # Beta(a, a) mixing of pairs of faces and their labels; 0 turns it off
     seed: int = 1234
+    threads: int = 0  # torch.set_num_threads; 0 keeps PyTorch's default (one per core)
+    # "bf16" computes convs in bfloat16 (float32 weights; 2x faster on CPUs with AVX512-BF16/AMX), "fp32" does not;
+    # "auto" picks bf16 on a GPU or on a CPU that has it natively.
+    precision: str = "auto"
     widths: list[int] | None = None  # set when fine-tuning a pruned model
-    mixed_bf16: bool = False  # bfloat16 compute, float32 weights: ~1.3x faster on CPUs with AVX512-BF16/AMX
-    # Run fit() without tf.function. Only for tiny smoke runs: tracing the train step costs about a minute
-    # on 2 cores, while a handful of eager steps take seconds. Once traced, steps are faster (a one-step fit
-    # on 56 faces: 1.3 s traced, 7.7 s eager), so full runs trace.
-    eager: bool = False
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def schedule(self) -> dict:
+        """The fields that fix the learning-rate schedule and the model: a resumed run must match them."""
+        return {k: v for k, v in asdict(self).items() if k in ("arch", "epochs", "batch_size", "optimizer", "lr", "warmup_epochs", "widths", "crop")}
 
 
-def class_weights(counts: np.ndarray, power: float) -> dict[int, float]:
+def class_weights(counts: np.ndarray, power: float) -> np.ndarray:
     """Inverse-frequency weights raised to ``power`` (0.5 dampens them: full balancing costs overall accuracy)."""
     counts = np.maximum(counts, 1)
     w = (counts.sum() / (len(counts) * counts)) ** power
-    w = w / np.sum(w * counts) * counts.sum()  # keep the mean loss scale unchanged
-    return {i: float(v) for i, v in enumerate(w)}
+    return w / np.sum(w * counts) * counts.sum()  # keep the mean loss scale unchanged
 
 
-def make_datasets(train: fer.Split, val: fer.Split, batch_size: int, seed: int):
-    import tensorflow as tf
-
-    from training.augment import augment_batch
-
-    x_train = train.x[..., None].astype(np.float32)
-    y_train = np.eye(len(EMOTIONS), dtype=np.float32)[train.y]
-    x_val = val.x[..., None].astype(np.float32)
-    y_val = np.eye(len(EMOTIONS), dtype=np.float32)[val.y]
-    weights_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train))
-    counter = tf.data.Dataset.counter(seed).map(lambda i: tf.stack([i, tf.constant(seed, tf.int64)]))
-    train_ds = (
-        tf.data.Dataset.zip((weights_ds.shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True).batch(batch_size), counter))
-        .map(lambda xy, s: (augment_batch(xy[0], s), xy[1]), num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(512).cache().prefetch(tf.data.AUTOTUNE)
-    return train_ds, val_ds
+def lr_factor(step: int, warmup_steps: int, total_steps: int, floor: float = 0.01) -> float:
+    """Linear warm-up from a tenth, then one cosine decay to ``floor`` over the rest of the run."""
+    if step < warmup_steps:
+        return 0.1 + 0.9 * step / warmup_steps
+    t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def _schedule(cfg: TrainConfig, steps_per_epoch: int):
-    import keras
-
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=cfg.lr / 10,
-        decay_steps=max(1, (cfg.epochs - cfg.warmup_epochs) * steps_per_epoch),
-        alpha=0.01,
-        warmup_target=cfg.lr,
-        warmup_steps=cfg.warmup_epochs * steps_per_epoch,
-    )
+def _device_and_dtype(precision: str) -> tuple[torch.device, torch.dtype | None]:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if precision == "auto":
+        native = device.type == "cuda" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        precision = "bf16" if native else "fp32"
+    if precision not in ("bf16", "fp32"):
+        raise ValueError(f"unknown precision {precision!r} (auto, bf16 or fp32)")
+    return device, (torch.bfloat16 if precision == "bf16" else None)
 
 
-def compile_model(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
-    import keras
+def ema_update(decay: float):
+    """EMA of weights and BatchNorm statistics whose decay ramps up as min(decay, (1 + n) / (10 + n)).
 
-    model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=_schedule(cfg, steps_per_epoch), weight_decay=cfg.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-        metrics=["accuracy"],
-        run_eagerly=cfg.eager,
-    )
+    Without the ramp the average of a short run (a pilot, a fine-tune) is dominated by
+    the random initial weights: at 0.999 they keep half the weight after 700 steps.
+    """
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        d = min(decay, (1.0 + float(n)) / (10.0 + float(n)))
+        if torch.is_floating_point(averaged[0]):
+            torch._foreach_lerp_(averaged, current, 1.0 - d)
+        else:  # BatchNorm's integer batch counter: keep the latest
+            for a, c in zip(averaged, current):
+                a.copy_(c)
 
-
-class _SaveState:
-    """Writes ``state.json`` after each epoch so a resumed run knows where to start."""
-
-    def __init__(self, run_dir: Path, cfg: TrainConfig):
-        import keras
-
-        outer = self
-
-        class Callback(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                outer.best = max(outer.best, float((logs or {}).get("val_accuracy", 0.0)))
-                state = {"epochs_done": epoch + 1, "best_val_accuracy": outer.best, "config": asdict(cfg)}
-                tmp = run_dir / "state.json.tmp"
-                tmp.write_text(json.dumps(state, indent=2))
-                tmp.replace(run_dir / "state.json")
-
-        self.best = 0.0
-        self.callback = Callback()
+    return update
 
 
-def train(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, run_dir: str | os.PathLike, init_model=None, verbose: int | None = None):
-    """Train (or resume) into ``run_dir``; returns the best model. ``init_model`` starts from given weights (pruned fine-tuning)."""
-    import keras
+def _optimizer(net: Net, cfg: TrainConfig) -> torch.optim.Optimizer:
+    decay = [p for n, p in net.named_parameters() if p.ndim > 1]
+    rest = [p for n, p in net.named_parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r} (adamw or sgd)")
 
-    from training.models import ARCHITECTURES, build
 
+@torch.no_grad()
+def logits(net: torch.nn.Module, faces: np.ndarray | torch.Tensor, batch: int = 512) -> torch.Tensor:
+    """Eval-mode float32 logits for uint8 faces (N, 48, 48), on the CPU."""
+    x = torch.as_tensor(faces)
+    device = next(net.parameters()).device
+    net.eval()
+    return torch.cat([net(x[i:i + batch, None].to(device).float()).float().cpu() for i in range(0, len(x), batch)])
+
+
+def evaluate(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(loss, accuracy) of ``net`` in eval mode on uint8 faces ``x`` (N, 48, 48)."""
+    z = logits(net, x)
+    return float(F.cross_entropy(z, y)), float((z.argmax(1) == y).float().mean())
+
+
+def _save(obj, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def _restore(run_dir: Path, durable: Path | None, device: torch.device) -> dict | None:
+    if not (run_dir / "last.pt").exists() and durable is not None and (durable / "last.pt").exists():
+        log.info("no checkpoint in %s: resuming from the durable copy in %s", run_dir, durable)
+        for name in DURABLE_FILES:
+            if (durable / name).exists():
+                shutil.copy2(durable / name, run_dir / name)
+    if not (run_dir / "last.pt").exists():
+        return None
+    return torch.load(run_dir / "last.pt", map_location=device, weights_only=False)
+
+
+def train(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, run_dir: str | os.PathLike,
+          init: Net | None = None, durable: str | os.PathLike | None = None) -> Net:
+    """Train (or resume) into ``run_dir``; returns the best net (plain or EMA weights). ``init`` starts from given weights."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(cfg.seed)
-    if not cfg.mixed_bf16:
-        return _fit(cfg, train_split, val_split, run_dir, init_model, verbose)
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        best_model = _fit(cfg, train_split, val_split, run_dir, init_model, verbose)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    # Hand back a float32 model for pruning and conversion.
-    model = build(ARCHITECTURES[cfg.arch], cfg.widths)
-    model.set_weights(best_model.get_weights())
-    return model
+    durable = Path(durable) if durable else None
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
 
+    device, amp = _device_and_dtype(cfg.precision)
+    net = Net(cfg.arch, cfg.widths)
+    if init is not None:
+        net.load_state_dict(init.state_dict())
+    net = net.to(device, memory_format=torch.channels_last)  # channels-last convs: 1.2-1.3x faster on CPU
+    ema = AveragedModel(net, multi_avg_fn=ema_update(cfg.ema_decay), use_buffers=True) if cfg.ema_decay else None
+    opt = _optimizer(net, cfg)
+    steps = len(train_split) // cfg.batch_size
+    if steps == 0:
+        raise ValueError(f"{len(train_split)} training faces: fewer than one batch of {cfg.batch_size}")
+    total, warmup = steps * cfg.epochs, steps * min(cfg.warmup_epochs, cfg.epochs - 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, total))
 
-def _fit(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, run_dir: Path, init_model, verbose):
-    import keras
-
-    from training.models import ARCHITECTURES, build
-
-    log.info("train %d faces %s, val %d faces", len(train_split), train_split.class_counts().tolist(), len(val_split))
-    train_ds, val_ds = make_datasets(train_split, val_split, cfg.batch_size, cfg.seed)
-    steps = int(np.ceil(len(train_split) / cfg.batch_size))
-
-    state_path = run_dir / "state.json"
-    initial_epoch, best = 0, 0.0
-    if (run_dir / "last.keras").exists() and state_path.exists():
-        state = json.loads(state_path.read_text())
-        initial_epoch, best = state["epochs_done"], state.get("best_val_accuracy", 0.0)
-        model = keras.models.load_model(run_dir / "last.keras")
-        model.run_eagerly = cfg.eager
-        log.info("resuming %s at epoch %d (best val accuracy so far %.4f)", run_dir, initial_epoch, best)
-    else:
-        model = build(ARCHITECTURES[cfg.arch], cfg.widths)
-        if init_model is not None:
-            model.set_weights(init_model.get_weights())
-        compile_model(model, cfg, steps)
-    if initial_epoch >= cfg.epochs:
-        log.info("%s already trained for %d epochs", run_dir, initial_epoch)
-        return keras.models.load_model(run_dir / "best.keras")
-
-    saver = _SaveState(run_dir, cfg)
-    saver.best = best
-    checkpoint_best = keras.callbacks.ModelCheckpoint(run_dir / "best.keras", monitor="val_accuracy", mode="max", save_best_only=True)
-    checkpoint_best.best = best if best > 0 else None
-    callbacks = [
-        checkpoint_best,
-        keras.callbacks.ModelCheckpoint(run_dir / "last.keras"),
-        saver.callback,
-        keras.callbacks.CSVLogger(run_dir / "log.csv", append=initial_epoch > 0),
-        keras.callbacks.TensorBoard(run_dir / "tb", update_freq="epoch", write_graph=initial_epoch == 0),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
-        keras.callbacks.TerminateOnNaN(),
-    ]
+    start, best = 0, -1.0
+    state = _restore(run_dir, durable, device)
+    if state is not None:
+        if state["schedule"] != cfg.schedule():
+            raise ValueError(f"{run_dir}/last.pt was made with {state['schedule']}, not {cfg.schedule()}: "
+                             "use another run folder (or delete it) to start afresh")
+        net.load_state_dict(state["net"])
+        if ema is not None and state.get("ema") is not None:
+            ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])  # dropout draws from the global generator: resuming continues its stream
+        start, best = state["epoch"], state["best_val_accuracy"]
+        log.info("resuming %s at epoch %d of %d, lr %.3g (best val accuracy so far %.4f)",
+                 run_dir, start + 1, cfg.epochs, sched.get_last_lr()[0], best)
+    if start >= cfg.epochs:
+        log.info("%s already trained for %d epochs", run_dir, start)
+        return load_best(run_dir)
     (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=cfg.epochs,
-        initial_epoch=initial_epoch,
-        class_weight=class_weights(train_split.class_counts(), cfg.class_weight_power),
-        callbacks=callbacks,
-        verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
-    )
-    return keras.models.load_model(run_dir / "best.keras")
+
+    x_train = torch.from_numpy(train_split.x[:, None]).contiguous()
+    y_train = torch.from_numpy(train_split.y.astype(np.int64))
+    x_val, y_val = torch.from_numpy(val_split.x), torch.from_numpy(val_split.y.astype(np.int64))
+    weights = torch.tensor(class_weights(train_split.class_counts(), cfg.class_weight_power), dtype=torch.float32, device=device)
+    log.info("train %d faces %s, val %d faces; %d steps an epoch, epochs %d..%d on %s%s",
+             len(train_split), train_split.class_counts().tolist(), len(val_split), steps, start + 1, cfg.epochs,
+             device, " (bfloat16)" if amp else "")
+    from torch.utils.tensorboard import SummaryWriter
+
+    tb = SummaryWriter(str(run_dir / "tb"), purge_step=start + 1)
+    log_path = run_dir / "log.csv"
+    if start == 0 or not log_path.exists():
+        with open(log_path, "w", newline="") as f:
+            csv.writer(f).writerow(LOG_FIELDS)
+
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)  # the epoch's own stream: resuming repeats it
+        order = torch.randperm(len(y_train), generator=g)
+        mix_rng = np.random.default_rng([cfg.seed, epoch])
+        net.train()
+        loss_sum = correct = seen = 0.0
+        for i in range(steps):
+            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            # Augmented on the CPU from the epoch's generator (cheap: about 1% of a step), then moved to the device.
+            x = augment_batch(x_train[idx].float(), g, cfg.augment, cfg.crop)
+            x, y = x.to(device, memory_format=torch.channels_last), y_train[idx].to(device)
+            if cfg.mixup:
+                lam = float(mix_rng.beta(cfg.mixup, cfg.mixup))
+                partner = torch.randperm(len(y), generator=g).to(device)
+                x = lam * x + (1 - lam) * x[partner]
+            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                out = net(x).float()
+            loss = F.cross_entropy(out, y, reduction="none", label_smoothing=cfg.label_smoothing) * weights[y]
+            if cfg.mixup:
+                y2 = y[partner]
+                loss = lam * loss + (1 - lam) * F.cross_entropy(out, y2, reduction="none", label_smoothing=cfg.label_smoothing) * weights[y2]
+            loss = loss.mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            if ema is not None:
+                ema.update_parameters(net)
+            loss_sum += loss.item() * len(y)
+            correct += float((out.argmax(1) == y).sum())
+            seen += len(y)
+        val_loss, val_acc = evaluate(net, x_val, y_val)
+        ema_loss, ema_acc = evaluate(ema.module, x_val, y_val) if ema is not None else (val_loss, val_acc)
+        row = {"epoch": epoch + 1, "lr": sched.get_last_lr()[0], "loss": loss_sum / seen, "accuracy": correct / seen,
+               "val_loss": val_loss, "val_accuracy": val_acc, "ema_val_loss": ema_loss, "ema_val_accuracy": ema_acc,
+               "seconds": round(time.perf_counter() - t0, 1)}
+        better = max(val_acc, ema_acc)
+        if better > best:
+            best = better
+            source = ema.module if ema is not None and ema_acc >= val_acc else net
+            _save({"arch": cfg.arch, "widths": net.widths, "state": source.state_dict(), "epoch": epoch + 1,
+                   "val_accuracy": better, "ema": source is not net}, run_dir / "best.pt")
+        _save({"net": net.state_dict(), "ema": ema.state_dict() if ema is not None else None, "optimizer": opt.state_dict(),
+               "scheduler": sched.state_dict(), "epoch": epoch + 1, "best_val_accuracy": best, "schedule": cfg.schedule(), "rng": torch.get_rng_state()},
+              run_dir / "last.pt")
+        with open(log_path, "a", newline="") as f:
+            csv.writer(f).writerow([f"{row[k]:.6g}" if isinstance(row[k], float) else row[k] for k in LOG_FIELDS])
+        for k, v in row.items():
+            if k != "epoch":
+                tb.add_scalar(k, v, epoch + 1)
+        tb.flush()
+        if durable is not None:
+            durable.mkdir(parents=True, exist_ok=True)
+            for name in DURABLE_FILES:
+                if (run_dir / name).exists():
+                    shutil.copy2(run_dir / name, durable / name)
+        log.info("epoch %d/%d: lr %.3g, loss %.4f, acc %.4f, val %.4f, EMA val %.4f (%.0f s)", epoch + 1, cfg.epochs,
+                 row["lr"], row["loss"], row["accuracy"], val_acc, ema_acc, row["seconds"])
+    tb.close()
+    return load_best(run_dir)
+
+
+def load_best(run_dir: str | os.PathLike) -> Net:
+    return load_net(Path(run_dir) / "best.pt")
+
+
+def load_net(path: str | os.PathLike) -> Net:
+    """A ``best.pt`` (weights with their architecture and widths) as a CPU net in eval mode."""
+    best = torch.load(path, map_location="cpu", weights_only=False)
+    net = Net(best["arch"], best["widths"])
+    net.load_state_dict(best["state"])
+    return net.eval()  # on the CPU, contiguous: ready for export
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,19 +287,26 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog="example: python -m training.train --data ../shared/datasets/fer2013 --arch compact --run runs/compact")
     p.add_argument("--data", required=True, help="FER-2013 root (train/, val/), or fer2013.csv")
     p.add_argument("--run", required=True, help="run directory (checkpoints, logs)")
+    p.add_argument("--durable", help="also copy the checkpoint here after every epoch (a folder you commit)")
     p.add_argument("--cache-dir", default=".cache")
-    for name, value in asdict(TrainConfig()).items():
-        if name == "widths":
-            continue
-        if isinstance(value, bool):  # type=bool would read "--flag False" as True
-            p.add_argument(f"--{name.replace('_', '-')}", action="store_true")
-        else:
-            p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    add_config_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig()) if k != "widths"})
-    train(cfg, fer.load(args.data, "train", args.cache_dir), fer.load(args.data, "val", args.cache_dir), args.run)
+    train(config_from(args), fer.load(args.data, "train", args.cache_dir), fer.load(args.data, "val", args.cache_dir),
+          args.run, durable=args.durable)
     return 0
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field (``--epochs``, ``--lr`` ...), defaults from the dataclass."""
+    for name, value in asdict(TrainConfig()).items():
+        if name in ("widths", "augment"):
+            continue
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+
+
+def config_from(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig()) if k not in ("widths", "augment")})
 
 
 if __name__ == "__main__":
