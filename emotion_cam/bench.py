@@ -26,7 +26,7 @@ import numpy as np
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import main_face
-from emotion_cam.video import frames, open_capture, parse_source
+from emotion_cam.video import SourceError, frames, is_camera, open_capture
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
 MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "videos"
@@ -155,11 +155,13 @@ def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] |
     per-frame best of a few passes measures the pipeline and the first pass alone shows the
     stalls too. A camera gives different frames each time, so it gets one pass.
     """
-    if isinstance(parse_source(source), int):
+    if is_camera(source):
         passes = 1
     ticks = cpu_ticks()
     runs = [_one_pass(pipeline, source, resize, limit) for _ in range(max(1, passes))]
     first = runs[0]
+    if not first.e2e:
+        raise SourceError(f"{source}: no frame could be read, nothing to measure")
     n = min(len(r.e2e) for r in runs)
 
     def best(series: list[list[float]]) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  emotion-cam predict group.jpg selfie.png --json --annotate out/")
     s.add_argument("images", nargs="+", help="image files (JPEG, PNG, BMP, WebP, TIFF)")
     s.add_argument("--json", action="store_true", help="print JSON instead of text")
-    s.add_argument("--annotate", metavar="OUTDIR", help="also write each image with boxes, labels and bars into OUTDIR")
+    s.add_argument("--annotate", metavar="OUTDIR", help="also write each image with boxes, labels and bars into OUTDIR "
+                                                        "as NAME_annotated.png (NAME-2_annotated.png for a second NAME)")
+    s.add_argument("--force", action="store_true", help="overwrite annotated images that already exist")
     _pipeline_options(s)
 
     s = sub.add_parser("video", help="process a video or camera headless", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="write the annotated video here (.mp4)")
     s.add_argument("--csv", help="write one row per face per frame here")
     s.add_argument("--frames", type=int, help="stop after this many frames (needed for a camera unless you press Ctrl+C)")
+    s.add_argument("--force", action="store_true", help="overwrite --out and --csv files that already exist")
     _pipeline_options(s)
 
     s = sub.add_parser("eval", help="accuracy of the classifier on labelled face crops", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -94,14 +98,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from emotion_cam.imageio import ImageError, read_image
     from emotion_cam.pipeline import Pipeline
 
+    outdir = Path(args.annotate) if args.annotate else None
+    targets = annotated_names(args.images, outdir) if outdir else {}
+    if outdir:
+        if outdir.exists() and not outdir.is_dir():
+            raise OutputError(f"--annotate {outdir}: exists and is not a folder")
+        outdir.mkdir(parents=True, exist_ok=True)
+        for out in targets.values():
+            check_output(out, args.force)
     pipeline = Pipeline(_config(args))
     annotator = Annotator(landmarks=args.landmarks == 68)
-    outdir = Path(args.annotate) if args.annotate else None
-    if outdir:
-        outdir.mkdir(parents=True, exist_ok=True)
     failed = 0
     results = []
-    for name in args.images:
+    for i, name in enumerate(args.images):
         try:
             image = read_image(name)
         except ImageError as exc:
@@ -112,7 +121,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         result = pipeline.process_image(image)
         entry = {"image": name, "width": image.shape[1], "height": image.shape[0], "faces": [f.to_dict() for f in result.faces]}
         if outdir:
-            out = outdir / (Path(name).stem + "_annotated.png")
+            out = targets[i]
             cv2.imwrite(str(out), annotator.draw(image, result.faces))
             entry["annotated"] = str(out)
         results.append(entry)
@@ -127,12 +136,51 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+class OutputError(ValueError):
+    """An output path that must not be written: a folder, or a file that exists (without --force)."""
+
+
+def check_output(path: Path, force: bool) -> None:
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name")
+    if path.exists() and not force:
+        raise OutputError(f"{path}: exists; use --force to overwrite it")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: the folder {path.parent} does not exist")
+
+
+def annotated_names(images: list[str], outdir: Path) -> dict[int, Path]:
+    """One output file per input image; images that share a name get -2, -3 ... instead of overwriting each other."""
+    names: dict[int, Path] = {}
+    used: set[str] = set()
+    for i, image in enumerate(images):
+        stem, k = Path(image).stem, 1
+        while (name := f"{stem}{'' if k == 1 else f'-{k}'}_annotated.png") in used:
+            k += 1
+        used.add(name)
+        names[i] = outdir / name
+    return names
+
+
+class Terminated(Exception):
+    """SIGTERM, raised where the program is, so that ``finally`` blocks close what is open."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated()
+
+
 def cmd_video(args: argparse.Namespace) -> int:
     from emotion_cam.pipeline import Pipeline
     from emotion_cam.video import process_video
 
     if not args.out and not args.csv:
         print("note: neither --out nor --csv given; the video is processed but nothing is saved", file=sys.stderr)
+    for out in (args.out, args.csv):
+        if out:
+            check_output(Path(out), args.force)
+    # SIGTERM (a service manager, `kill`) ends the run like Ctrl+C: the MP4 and CSV so far are closed properly.
+    signal.signal(signal.SIGTERM, _terminated)
     n = process_video(Pipeline(_config(args)), args.source, args.out, args.csv, args.frames)
     print(f"{n} frames processed" + (f"; video: {args.out}" if args.out else "") + (f"; faces: {args.csv}" if args.csv else ""))
     return 0
@@ -173,9 +221,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
+    import threading
+
+    # Ctrl+C in the terminal and SIGTERM close the window as Ctrl+Q does (settings saved, camera released),
+    # instead of a KeyboardInterrupt traceback from whatever Python code runs at that moment. Installed
+    # before the heavy imports, so a signal during start-up is honoured too.
+    quit_requested = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: quit_requested.set())
     from emotion_cam.gui.app import run_app
 
-    return run_app(source=args.source, image=args.image)
+    return run_app(source=args.source, image=args.image, quit_requested=quit_requested)
 
 
 COMMANDS = {"predict": cmd_predict, "video": cmd_video, "eval": cmd_eval, "bench": cmd_bench}
@@ -195,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

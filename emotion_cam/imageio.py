@@ -28,7 +28,11 @@ class ImageError(ValueError):
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG, JPEG or BMP header, to refuse huge images before decoding them."""
+    """(width, height) from a PNG, JPEG, BMP, WebP or TIFF header, to refuse huge images before decoding them."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 30:
+        return _webp_size(data)
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return _tiff_size(data)
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     if data[:2] == b"BM" and len(data) >= 26:
@@ -47,6 +51,35 @@ def header_size(data: bytes) -> tuple[int, int] | None:
                 return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
             i += 2 + length
     return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":  # extended: 24-bit canvas width-1 and height-1
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    if chunk == b"VP8L" and data[20] == 0x2F:  # lossless: 14-bit width-1 and height-1
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":  # lossy key frame: 14-bit width and height
+        return int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF
+    return None
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """ImageWidth (256) and ImageLength (257) from the first IFD; None if the file is too short to say."""
+    order = "little" if data[:2] == b"II" else "big"
+    ifd = int.from_bytes(data[4:8], order)
+    if ifd + 2 > len(data):
+        return None
+    size = {}
+    for k in range(int.from_bytes(data[ifd:ifd + 2], order)):
+        entry = data[ifd + 2 + 12 * k: ifd + 14 + 12 * k]
+        if len(entry) < 12:
+            break
+        tag, kind = int.from_bytes(entry[:2], order), int.from_bytes(entry[2:4], order)
+        if tag in (256, 257):
+            size[tag] = int.from_bytes(entry[8:10], order) if kind == 3 else int.from_bytes(entry[8:12], order)
+    return (size[256], size[257]) if len(size) == 2 else None
 
 
 def to_bgr8(img: np.ndarray) -> np.ndarray:
@@ -70,14 +103,17 @@ def decode_image(data: bytes, name: str = "<bytes>", max_side: int = MAX_SIDE) -
     """Decode image bytes to BGR uint8 with EXIF orientation applied, downscaled to ``max_side``."""
     if not data:
         raise ImageError(name, "the file is empty")
-    size = header_size(data[:65536])
+    size = header_size(data)
     if size is not None and size[0] * size[1] > MAX_PIXELS:
         raise ImageError(name, f"the image is {size[0]}x{size[1]} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels EmotionCam handles")
     # ANYDEPTH|ANYCOLOR keeps 16-bit and colour/gray as stored and, unlike IMREAD_UNCHANGED,
     # applies the EXIF orientation; alpha is dropped (faces are never transparent).
-    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    except cv2.error:  # OpenCV's own limits (e.g. over 2^30 pixels) and decoder failures
+        img = None
     if img is None or img.size == 0:
-        kind = "a truncated or corrupt image" if _looks_like_image(data[:16]) else "not an image file"
+        kind = "a truncated or corrupt image" if looks_like_image(data[:16]) else "not an image file"
         raise ImageError(name, f"cannot decode: {kind} (supported: JPEG, PNG, BMP, WebP, TIFF)")
     img = to_bgr8(img)
     h, w = img.shape[:2]
@@ -85,11 +121,11 @@ def decode_image(data: bytes, name: str = "<bytes>", max_side: int = MAX_SIDE) -
         raise ImageError(name, f"the image is {w}x{h} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels EmotionCam handles")
     if max(h, w) > max_side:
         s = max_side / max(h, w)
-        img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     return img
 
 
-def _looks_like_image(head: bytes) -> bool:
+def looks_like_image(head: bytes) -> bool:
     return head.startswith((b"\xff\xd8", b"\x89PNG", b"BM", b"II*\x00", b"MM\x00*")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
 
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from emotion_cam.draw import Annotator
+from emotion_cam.imageio import looks_like_image
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import FrameResult
@@ -22,11 +23,14 @@ class SourceError(RuntimeError):
     """A camera or video that cannot be opened or read."""
 
 
+def is_camera(source: str | int | None) -> bool:
+    """A camera index (0, "1"), as opposed to a video file path."""
+    return isinstance(source, int) or (isinstance(source, str) and source.isdigit())
+
+
 def parse_source(source: str | int) -> str | int:
     """A camera index ("0", 1) or a path; a missing file is an error, not a silent camera."""
-    if isinstance(source, int):
-        return source
-    if source.isdigit():
+    if is_camera(source):
         return int(source)
     if not Path(source).exists():
         raise SourceError(f"{source}: no such video file")
@@ -46,6 +50,11 @@ def quiet_opencv() -> Iterator[None]:
 
 def open_capture(source: str | int) -> cv2.VideoCapture:
     src = parse_source(source)
+    if isinstance(src, str) and Path(src).is_file():
+        with open(src, "rb") as f:
+            head = f.read(16)
+        if looks_like_image(head):  # FFmpeg would play a photo as a one-frame video
+            raise SourceError(f"{src} is a still image, not a video: open it as an image (File → Open image, or emotion-cam predict)")
     with quiet_opencv():
         cap = cv2.VideoCapture(src)
     if not cap.isOpened():
@@ -95,9 +104,14 @@ def _progress(done: int, total: int, started: float) -> None:
 
 def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike | None = None,
                   csv_path: str | os.PathLike | None = None, limit: int | None = None, progress: bool = True) -> int:
-    """Run the live pipeline over a whole video; returns the number of frames processed."""
+    """Run the live pipeline over a whole video; returns the number of frames processed.
+
+    Whatever ends the run (the last frame, a read error, Ctrl+C, SIGTERM turned into an exception by the
+    caller) the MP4 and CSV written so far are closed properly. A file that yields no frame, or ends well
+    before the frame count in its header, raises ``SourceError`` after that.
+    """
     cap = open_capture(source)
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if not is_camera(source) else 0
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     writer = None
     annotator = Annotator()
@@ -131,4 +145,10 @@ def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike 
             csv_file.close()
         if progress and n:
             sys.stderr.write("\n")
+    if n == 0:
+        raise SourceError(f"{source}: no frame could be read (not a video, or a damaged one)")
+    expected = total if limit is None else min(total, limit)
+    if expected > 0 and n < expected - 2:  # container frame counts can be off by a frame or two
+        raise SourceError(f"{source}: the video ended after frame {n} of {expected}: the file is truncated or damaged "
+                          f"(the {n} frames read were processed and saved)")
     return n

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt", reason="GUI tests need pytest-qt (dev extra)")
@@ -86,6 +87,41 @@ def test_missing_camera_gives_a_message(qtbot, settings):
     assert "Open image" in window.view.message
     assert window.thread.isRunning()
     window.shutdown()
+    assert settings.value("camera") is None  # a camera that never opened is not remembered for the next start
+
+
+@pytest.mark.parametrize("name", ["notes.mp4", "photo.jpg"])
+def test_opening_a_non_video_as_video_says_so_and_stops(live, qtbot, tmp_path, faces_dir, name):
+    path = tmp_path / name
+    if name == "notes.mp4":
+        path.write_text("not a video\n")
+    else:
+        path.write_bytes((faces_dir / "dogs.jpg").read_bytes())
+    qtbot.waitUntil(lambda: live.frames_received >= 3, timeout=60_000)
+    live.start_source(str(path))
+    qtbot.waitUntil(lambda: "Opening" not in live.view.message and bool(live.view.message), timeout=20_000)
+    assert ("not a video" in live.view.message) or ("still image" in live.view.message)
+    received = live.frames_received
+    qtbot.wait(500)
+    assert live.frames_received == received and live.worker._cap is None  # stopped, not looping
+
+
+def test_mirror_is_for_the_live_view_not_for_photos(live, qtbot, faces_dir):
+    photo = str(faces_dir / "Tom_Cruise_avp_2014_4.jpg")
+    live.open_image(photo)
+    qtbot.waitUntil(lambda: live.last_message is not None and live.last_message.still, timeout=60_000)
+    plain = live.last_message.faces[0]
+    live.mirror_action.setChecked(True)
+    live.open_image(photo)
+    qtbot.waitUntil(lambda: live.last_message is not None and live.last_message.still and live.last_message.faces[0] is not plain,
+                    timeout=60_000)
+    np.testing.assert_allclose(live.last_message.faces[0].box, plain.box)
+    np.testing.assert_allclose(live.last_message.faces[0].probs, plain.probs)
+
+
+def test_a_video_source_probes_no_camera(live, qtbot):
+    qtbot.waitUntil(lambda: live.frames_received >= 5, timeout=60_000)
+    assert [a.text() for a in live.camera_menu.actions()] == ["Looking for cameras…"]
 
 
 def test_gui_thread_stays_responsive_while_frames_flow(live, qtbot):

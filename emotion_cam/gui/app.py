@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from emotion_cam.classify import ModelError
 from emotion_cam.landmarks import ModelFileError
 from emotion_cam.pipeline import Pipeline, PipelineConfig
+from emotion_cam.video import is_camera
 
 
 def create_window(source=None, image: str | None = None, settings: QSettings | None = None, config: PipelineConfig | None = None):
@@ -28,7 +30,8 @@ def create_window(source=None, image: str | None = None, settings: QSettings | N
     return window
 
 
-def run_app(source=None, image: str | None = None) -> int:
+def run_app(source=None, image: str | None = None, quit_requested: threading.Event | None = None) -> int:
+    """``quit_requested`` is set by the SIGINT/SIGTERM handlers: the window then closes as Ctrl+Q closes it."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("EmotionCam")
     app.setOrganizationName("EmotionCam")
@@ -39,5 +42,10 @@ def run_app(source=None, image: str | None = None) -> int:
         print(f"emotion-cam: error: {exc}", file=sys.stderr)
         return 2
     window.show()
-    QTimer.singleShot(0, window.request_cameras.emit)
+    if is_camera(window.current_source) and not image:
+        QTimer.singleShot(0, window.request_cameras.emit)  # fill the Camera menu; a video file probes no camera
+    # Qt's event loop runs in C++; a timer lets Python run its signal handlers and notice the request.
+    watchdog = QTimer(window)
+    watchdog.timeout.connect(lambda: window.close() if quit_requested is not None and quit_requested.is_set() else None)
+    watchdog.start(100)
     return app.exec()

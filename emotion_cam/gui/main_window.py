@@ -6,7 +6,7 @@ from collections import deque
 from pathlib import Path
 
 import cv2
-from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea,
                                QSplitter, QVBoxLayout, QWidget)
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHBoxLayo
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import main_face
+from emotion_cam.video import is_camera
 from emotion_cam.gui.widgets import FacePanel, Timeline, VideoView, to_qimage
 from emotion_cam.gui.worker import FrameMessage, FrameWorker
 
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.worker.status.connect(self.on_status)
         self.worker.problem.connect(self.on_problem)
         self.worker.cameras_found.connect(self.on_cameras)
+        self.worker.source_opened.connect(self.on_source_opened)
         self.request_source.connect(self.worker.open_source)
         self.request_image.connect(self.worker.open_image)
         self.request_live.connect(self.worker.resume_live)
@@ -105,7 +107,7 @@ class MainWindow(QMainWindow):
         self._action(m, "Open &image…", self.open_image_dialog, QKeySequence.StandardKey.Open)
         self._action(m, "Open &video…", self.open_video_dialog, "Ctrl+Shift+O")
         self._action(m, "&Save snapshot…", self.save_snapshot_dialog, QKeySequence.StandardKey.Save)
-        self._action(m, "&Export session (CSV)…", self.export_session_dialog, "Ctrl+E")
+        self._action(m, "&Export shown faces (CSV)…", self.export_session_dialog, "Ctrl+E")
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -147,12 +149,15 @@ class MainWindow(QMainWindow):
     # -- sources ------------------------------------------------------------------------------------
     def start_source(self, source) -> None:
         self.view.set_image(None)
-        self.view.set_message(f"Opening {'camera ' + str(source) if str(source).isdigit() else source}…")
+        self.view.set_message(f"Opening {'camera ' + str(source) if is_camera(source) else source}…")
         self.timeline.clear()
         self.current_source = source
-        if str(source).isdigit():
-            self.settings.setValue("camera", int(source))
         self.request_source.emit(source)
+
+    @Slot(object)
+    def on_source_opened(self, source) -> None:
+        if isinstance(source, int):  # only a camera that opened is remembered: a mistyped --source 5 is not
+            self.settings.setValue("camera", source)
 
     def open_image(self, path: str) -> None:
         """Process a still image in the worker and show it (the path the file dialog and drag-and-drop use)."""
@@ -274,7 +279,7 @@ class MainWindow(QMainWindow):
             w = csv.writer(f)
             w.writerow(["time_s", "source", "face_id", "label", "uncertain", *EMOTIONS])
             w.writerows(self.session)
-        self.statusBar().showMessage(f"Exported {len(self.session)} rows to {path}", 5000)
+        self.statusBar().showMessage(f"Exported {len(self.session)} rows (every face in every frame shown) to {path}", 5000)
         return len(self.session)
 
     def show_model_card(self) -> None:
@@ -283,7 +288,7 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
             "Ctrl+O  open image      Ctrl+Shift+O  open video",
-            "Ctrl+S  save snapshot   Ctrl+E  export session CSV",
+            "Ctrl+S  save snapshot   Ctrl+E  export shown faces (CSV)",
             "Space  pause/resume     Ctrl+L  back to live",
             "M  mirror    L  landmarks    A  mirror-average faces    F11  full screen",
             "Ctrl+Q  quit",

@@ -21,7 +21,7 @@ from emotion_cam.draw import Annotator
 from emotion_cam.imageio import ImageError, read_image
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import Face
-from emotion_cam.video import SourceError, open_capture, parse_source, quiet_opencv
+from emotion_cam.video import SourceError, is_camera, open_capture, parse_source, quiet_opencv
 
 
 @dataclass
@@ -40,6 +40,7 @@ class FrameWorker(QObject):
     status = Signal(str)  # transient information for the status bar
     problem = Signal(str)  # something the user must see (no camera, unreadable image)
     cameras_found = Signal(list)  # camera indices that open
+    source_opened = Signal(object)  # a camera index or video path that opened: only such a camera is remembered
     stopped = Signal()
 
     RETRY_S = 1.0
@@ -58,6 +59,7 @@ class FrameWorker(QObject):
         self._t0 = 0.0
         self._video_fps = 0.0
         self._frames = 0
+        self._frames_read = 0  # since the source opened: a file that gives none is reported, not looped
         self._fps = 0.0
         self._done: deque[float] = deque()  # times of the frames processed in the last second
         self._retry_at = 0.0
@@ -89,10 +91,12 @@ class FrameWorker(QObject):
             self._cap = None
             self.problem.emit(f"{exc}\n\nUse File → Open image or File → Open video instead.")
             return
-        self._video_fps = self._cap.get(cv2.CAP_PROP_FPS) if isinstance(parse_source(source), str) else 0.0
+        self._video_fps = self._cap.get(cv2.CAP_PROP_FPS) if not is_camera(source) else 0.0
         self._t0 = time.monotonic()
         self._frames = 0
-        self.status.emit(f"Live: {'camera ' + str(source) if isinstance(parse_source(source), int) else source}")
+        self._frames_read = 0
+        self.source_opened.emit(parse_source(source))
+        self.status.emit(f"Live: {'camera ' + str(source) if is_camera(source) else source}")
         if self._timer is not None:
             self._timer.start()
 
@@ -107,7 +111,11 @@ class FrameWorker(QObject):
         if self._timer is not None:
             self._timer.stop()
         self._still, self._still_name = image, path
-        self._process_still()
+        try:
+            self._process_still()
+        except Exception as exc:  # never leave "Opening …" on screen: whatever went wrong, say so
+            self._still = None
+            self.problem.emit(f"Cannot open the image.\n\n{path}: {type(exc).__name__}: {exc}")
 
     @Slot()
     def refresh_still(self) -> None:
@@ -167,7 +175,8 @@ class FrameWorker(QObject):
             self._cap = None
 
     def _process_still(self) -> None:
-        image = cv2.flip(self._still, 1) if self.mirror else self._still
+        # A photo is shown as taken: Mirror is for the live view, where it makes the preview act like a mirror.
+        image = self._still
         result = self.pipeline.process_image(image)
         annotated = self.annotator.draw(image, result.faces)
         self._in_flight.set()
@@ -179,6 +188,8 @@ class FrameWorker(QObject):
         if self._cap is None:
             if self._source is not None and time.monotonic() >= self._retry_at:
                 self._reopen()
+            else:
+                time.sleep(0.02)  # waiting to retry a camera: don't spin
             return
         if self.paused:
             time.sleep(0.02)  # keep the thread responsive without spinning
@@ -199,6 +210,7 @@ class FrameWorker(QObject):
             self._end_of_stream(is_file)
             return
         self._frames += 1
+        self._frames_read += 1
         t = self._frames / self._video_fps if is_file else time.monotonic() - self._t0
         if self.mirror:
             frame = cv2.flip(frame, 1)
@@ -215,6 +227,14 @@ class FrameWorker(QObject):
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, t, False, str(self._source)))
 
     def _end_of_stream(self, is_file: bool) -> None:
+        if is_file and self._frames_read == 0:  # looping would spin on a file that gives no frame at all
+            self._release()
+            self._source = None
+            if self._timer is not None:
+                self._timer.stop()
+            self.problem.emit("No frame could be read from this video: it is not a video, or a damaged one.\n\n"
+                              "Use File → Open video to pick another file, or File → Open image for a photo.")
+            return
         if is_file:
             self.status.emit("End of video: playing it again from the start")
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
