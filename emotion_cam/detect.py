@@ -86,9 +86,10 @@ class HogDetector:
         self._detector = frontal_face_detector()
         self.threshold = threshold
 
-    def detect(self, image: np.ndarray, scale: float = 1.0, min_size: int = 0) -> Detections:
+    def detect(self, image: np.ndarray, scale: float = 1.0, min_size: int = 0, threshold: float | None = None) -> Detections:
+        """``threshold`` below 0 also returns weaker candidates (more faces, more false alarms)."""
         small = np.ascontiguousarray(_resize(_gray(image), scale))
-        rects, scores, _ = self._detector.run(small, 0, self.threshold)
+        rects, scores, _ = self._detector.run(small, 0, self.threshold if threshold is None else threshold)
         if not rects:
             return Detections()
         boxes = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], np.float32) / scale
@@ -109,7 +110,7 @@ class HaarDetector:
         self.min_neighbors = min_neighbors
         self.scale_factor = scale_factor
 
-    def detect(self, image: np.ndarray, scale: float = 1.0, min_size: int = 0) -> Detections:
+    def detect(self, image: np.ndarray, scale: float = 1.0, min_size: int = 0, threshold: float | None = None) -> Detections:
         small = cv2.equalizeHist(_resize(_gray(image), scale))
         min_px = max(self.window, int(min_size * scale))
         rects, _, weights = self._cascade.detectMultiScale3(

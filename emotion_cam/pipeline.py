@@ -16,7 +16,7 @@ from emotion_cam.classify import EmotionClassifier
 from emotion_cam.detect import Detections, auto_scale, make_detector
 from emotion_cam.landmarks import LandmarkPredictor
 from emotion_cam.results import Face, FrameResult
-from emotion_cam.track import Tracker
+from emotion_cam.track import SceneThumb, Track, Tracker, iou_matrix
 
 
 @dataclass
@@ -47,6 +47,8 @@ class Pipeline:
         self._force_detect = True
         self._since_detect = 0
         self._prev_gray: np.ndarray | None = None
+        self._prev_thumb: SceneThumb | None = None
+        self.cuts = 0  # scene cuts noticed since the last reset
 
     def set_landmark_points(self, points: int) -> None:
         if points != self.landmarks.points:
@@ -61,6 +63,8 @@ class Pipeline:
         self._force_detect = True
         self._since_detect = 0
         self._prev_gray = None
+        self._prev_thumb = None
+        self.cuts = 0
 
     # -- still images -----------------------------------------------------------------------------
     def detect(self, gray: np.ndarray, min_face: int) -> Detections:
@@ -85,18 +89,26 @@ class Pipeline:
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         h, w = gray.shape[:2]
         self._since_detect += 1
+        start = time.perf_counter()
+        # A scene cut: the old boxes mean nothing in the new shot, so detect now and keep only what is found.
+        thumb = SceneThumb.of(gray)
+        cut = self._prev_thumb is not None and thumb.is_cut_from(self._prev_thumb)
+        self._prev_thumb = thumb
+        self.cuts += int(cut)
         every = self.config.detect_every if self.tracker.tracks else self.config.idle_detect_every
-        detect_now = self._force_detect or self._since_detect >= every
+        detect_now = self._force_detect or cut or self._since_detect >= every
         if detect_now:
             self._since_detect = 0
+        timings["track"] = _ms(start)
         start = time.perf_counter()
         if detect_now:
             dets = self.detect(gray, self.config.video_min_face)
             timings["detect"] = _ms(start)
             start = time.perf_counter()
-            self.tracker.update_detections(dets.boxes, dets.scores, t)
+            missed = self.tracker.update_detections(dets.boxes, dets.scores, t, drop_unmatched=cut)
+            self._confirm(gray, missed, t)
         self._force_detect = False
-        timings["track"] = _ms(start)
+        timings["track"] += _ms(start)
 
         start = time.perf_counter()
         if not detect_now and self._prev_gray is not None and self._prev_gray.shape == gray.shape:
@@ -127,6 +139,35 @@ class Pipeline:
         self._frame_index += 1
         return result
 
+    def _confirm(self, gray: np.ndarray, tracks: list[Track], t: float) -> None:
+        """Look again, closely, around each track the full detection missed; drop those with no face there.
+
+        The full pass runs at a scale chosen for speed and misses some faces it could see up close; a
+        box that has drifted onto a hand or a tie has no face under it at any scale.
+        """
+        gone = []
+        h, w = gray.shape[:2]
+        for tr in tracks:
+            x1, y1, x2, y2 = tr.box
+            bw, bh = x2 - x1, y2 - y1
+            rx1, ry1 = int(max(0, x1 - bw / 2)), int(max(0, y1 - bh / 2))
+            rx2, ry2 = int(min(w, x2 + bw / 2)), int(min(h, y2 + bh / 2))
+            if rx2 - rx1 < 8 or ry2 - ry1 < 8:
+                gone.append(tr)
+                continue
+            scale = float(np.clip(1.25 * self.detector.window / max(bh, 1), 0.5, 3.0))  # the face ~1.25 windows tall
+            dets = self.detector.detect(gray[ry1:ry2, rx1:rx2], scale=scale)
+            if not len(dets):
+                gone.append(tr)
+                continue
+            boxes = dets.boxes + np.array([rx1, ry1, rx1, ry1], np.float32)
+            best = int(np.argmax(iou_matrix(tr.box[None], boxes)[0]))
+            if iou_matrix(tr.box[None], boxes[best:best + 1])[0, 0] < 0.2:
+                gone.append(tr)
+                continue
+            tr.box, tr.score, tr.last_confirmed = boxes[best], float(dets.scores[best]), t
+        self.tracker.drop(gone)
+
     def _shift_by_flow(self, prev: np.ndarray, gray: np.ndarray) -> None:
         """Move and scale each track's box with the optical flow of points on its face (pyramidal Lucas-Kanade).
 
@@ -151,9 +192,11 @@ class Pipeline:
             a, b = p0[i * n:(i + 1) * n], p1[i * n:(i + 1) * n]
             ok = status[i * n:(i + 1) * n].reshape(-1).astype(bool)
             if ok.sum() < 6:
+                self._force_detect = True  # the flow lost this face: look for it with the detector next frame
                 continue
             matrix, _ = cv2.estimateAffinePartial2D(a[ok], b[ok], method=cv2.RANSAC, ransacReprojThreshold=3.0)
             if matrix is None:
+                self._force_detect = True
                 continue
             scale = float(np.clip(np.hypot(matrix[0, 0], matrix[1, 0]), 0.8, 1.25))
             centre = (tr.box[:2] + tr.box[2:]) / 2

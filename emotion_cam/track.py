@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from emotion_cam.smooth import EmotionSmoother
@@ -47,6 +48,29 @@ def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
 
 
 @dataclass
+class SceneThumb:
+    """A tiny grayscale copy of a frame and its histogram, to notice cuts between consecutive frames."""
+
+    pixels: np.ndarray
+    hist: np.ndarray
+
+    @classmethod
+    def of(cls, gray: np.ndarray) -> "SceneThumb":
+        step = max(1, min(gray.shape[0] // 144, gray.shape[1] // 256))  # subsample first: INTER_AREA on a full frame costs 0.5 ms
+        pixels = cv2.resize(gray[::step, ::step], (64, 36), interpolation=cv2.INTER_AREA)
+        hist = cv2.calcHist([pixels], [0], None, [32], [0, 256])
+        cv2.normalize(hist, hist, 1, 0, cv2.NORM_L1)
+        return cls(pixels, hist)
+
+    def is_cut_from(self, prev: "SceneThumb", max_mean_diff: float = 20.0, max_hist_distance: float = 0.2) -> bool:
+        """True at a scene cut. Measured on the shared videos: cuts in short_hamilton_clip.mp4 give a mean
+        absolute difference of 28-31 (of 255) and a Bhattacharyya distance of 0.24-0.39; camera and
+        subject motion at most 17.4 and 0.12 (99th percentile; 7 and 0.06 in the crowd and talking-head clips)."""
+        diff = float(np.abs(self.pixels.astype(np.int16) - prev.pixels.astype(np.int16)).mean())
+        return diff > max_mean_diff or cv2.compareHist(prev.hist, self.hist, cv2.HISTCMP_BHATTACHARYYA) > max_hist_distance
+
+
+@dataclass
 class Track:
     track_id: int
     box: np.ndarray
@@ -70,8 +94,12 @@ class Tracker:
         self.tracks = []
         self._next_id = 1
 
-    def update_detections(self, boxes: np.ndarray, scores: np.ndarray, t: float) -> None:
-        """Match a full detection pass: matched tracks take the detected box, others age, new faces get new IDs."""
+    def update_detections(self, boxes: np.ndarray, scores: np.ndarray, t: float, drop_unmatched: bool = False) -> list[Track]:
+        """Match a full detection pass: matched tracks take the detected box, new faces get new IDs.
+
+        Unmatched tracks age (dropped after ``max_age_s``), or are dropped at once with ``drop_unmatched``
+        (after a scene cut). Returns the unmatched tracks that were kept, for the caller to confirm or drop.
+        """
         current = np.array([tr.box for tr in self.tracks], np.float32).reshape(-1, 4)
         pairs = greedy_match(iou_matrix(current, boxes), self.iou_threshold)
         matched_tracks = {r for r, _ in pairs}
@@ -79,12 +107,20 @@ class Tracker:
         for r, c in pairs:
             tr = self.tracks[r]
             tr.box, tr.score, tr.last_confirmed = boxes[c].astype(np.float32), float(scores[c]), t
-        self.tracks = [tr for i, tr in enumerate(self.tracks) if i in matched_tracks or t - tr.last_confirmed <= self.max_age_s]
+        unmatched = [tr for i, tr in enumerate(self.tracks) if i not in matched_tracks
+                     and not drop_unmatched and t - tr.last_confirmed <= self.max_age_s]
+        kept = {id(tr) for tr in unmatched}
+        self.tracks = [tr for i, tr in enumerate(self.tracks) if i in matched_tracks or id(tr) in kept]
         for c in range(len(boxes)):
             if c not in matched_dets:
                 self.tracks.append(Track(self._next_id, boxes[c].astype(np.float32), t, score=float(scores[c]),
                                          smoother=EmotionSmoother(self.smoothing_s)))
                 self._next_id += 1
+        return unmatched
+
+    def drop(self, tracks: list[Track]) -> None:
+        gone = {id(tr) for tr in tracks}
+        self.tracks = [tr for tr in self.tracks if id(tr) not in gone]
 
     def drop_outside(self, width: int, height: int, min_inside: float = 0.5) -> bool:
         """Drop tracks whose box has mostly left the frame; True if any was dropped."""

@@ -23,8 +23,8 @@ def face_crops(faces_dir, pipeline):
     return crops
 
 
-def scene(crops, positions, size=(480, 640)):
-    frame = np.full((*size, 3), 90, np.uint8)
+def scene(crops, positions, size=(480, 640), background=90):
+    frame = np.full((*size, 3), background, np.uint8)
     for crop, (x, y) in zip(crops, positions):
         h, w = crop.shape[:2]
         x0, x1 = max(0, x), min(size[1], x + w)
@@ -74,6 +74,34 @@ def test_a_new_face_gets_a_new_id_and_a_fresh_smoother(pipeline, face_crops):
         later = pipeline.process_frame(scene(face_crops, [(100, 100), (400, 100)]), 2.0 + k / 30)
     ids = sorted(f.track_id for f in later.faces)
     assert ids == [first.track_id, first.track_id + 1]
+
+
+def test_after_a_scene_cut_no_box_stays_where_the_old_face_was(pipeline, face_crops):
+    """Shot 1: face A on the left. Cut to shot 2 (another background): face B on the right, nothing on the left."""
+    pipeline.reset()
+    for k in range(15):  # half-way between two periodic detections at the cut
+        result = pipeline.process_frame(scene(face_crops[:1], [(60, 150)]), k / 30)
+    (old,) = result.faces
+    result = pipeline.process_frame(scene(face_crops[1:], [(420, 150)], background=200), 15 / 30)
+    assert pipeline.cuts == 1
+    assert [f.track_id for f in result.faces] != [old.track_id] and len(result.faces) == 1
+    assert centre(result.faces[0]) > 400  # on the new face, from the cut frame on
+
+
+def test_a_box_whose_face_is_gone_is_dropped_at_the_next_check(pipeline, face_crops):
+    """The face is blurred beyond recognition (same scene, no cut): its track goes at the next detection, not a second later."""
+    pipeline.reset()
+    for k in range(31):
+        result = pipeline.process_frame(scene(face_crops[:1], [(200, 150)]), k / 30)
+    assert len(result.faces) == 1
+    frames_with_box = 0
+    for k in range(31, 80):
+        result = pipeline.process_frame(scene([cv2.GaussianBlur(face_crops[0], (0, 0), 15)], [(200, 150)]), k / 30)
+        frames_with_box += bool(result.faces)
+        if not result.faces:
+            break
+    assert pipeline.cuts == 0
+    assert frames_with_box <= 30, f"the box stayed {frames_with_box} frames on a face that was gone"
 
 
 def test_iou_and_matching():
