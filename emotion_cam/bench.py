@@ -15,7 +15,6 @@ a false track.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import psutil
 
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
@@ -38,34 +38,26 @@ DEFAULT_INPUTS = [("woman2.mp4", (640, 480)), ("short_hamilton_clip.mp4", None)]
 
 
 def process_age_s() -> float:
-    """Seconds since this process started (Linux /proc); 0 where unknown."""
-    try:
-        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
+    """Seconds since this process started."""
+    return time.time() - psutil.Process().create_time()
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def cpu_ticks() -> tuple[int, int]:
-    """(steal, total) jiffies of the whole machine from /proc/stat; (0, 0) where unknown.
+def cpu_ticks() -> tuple[float, float]:
+    """(steal, total) CPU seconds of the whole machine so far; steal is 0 where the OS does not report it.
 
     On a virtual machine the host may pause a CPU for hundreds of milliseconds
     (steal time); frames caught in such a pause inflate p95, so the bench reports
     how much time was stolen while it ran.
     """
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
-    except (OSError, ValueError, IndexError):
-        return 0, 0
+    times = psutil.cpu_times()
+    return getattr(times, "steal", 0.0), sum(times)
 
 
-def steal_percent(start: tuple[int, int], end: tuple[int, int]) -> float:
+def steal_percent(start: tuple[float, float], end: tuple[float, float]) -> float:
     total = end[1] - start[1]
     return round(100.0 * (end[0] - start[0]) / total, 1) if total > 0 else 0.0
 

@@ -36,17 +36,27 @@ class Annotator:
     bars: bool = True
     landmarks: bool = False
     ids: bool = True
+    # (width, height) the frame is shown at, if known (the app's view): text is then sized for the screen,
+    # so a 1080p frame shrunk into a window still has readable labels.
+    view_size: tuple[int, int] | None = None
+
+    def text_unit(self, shape: tuple[int, ...], face_h: float) -> float:
+        """Text and bar size for a face: 1 is a 0.56-scale Hershey title, about 13 px tall."""
+        h, w = shape[:2]
+        frame_unit = max(1.0, min(h, w) / 480.0)  # 1 at 480p, 4.5 at 4K
+        unit = max(0.7, min(frame_unit, face_h / 80.0))  # small faces in big photos get smaller text
+        if self.view_size is not None:
+            shown = min(self.view_size[0] / w, self.view_size[1] / h)
+            if shown < 1.0:
+                unit = max(unit, 1.0 / shown)  # at least unit 1 on the screen
+        return unit
 
     def draw(self, frame: np.ndarray, faces: list[Face], copy: bool = True) -> np.ndarray:
         out = frame.copy() if copy else frame
-        h, w = out.shape[:2]
-        frame_unit = max(1.0, min(h, w) / 480.0)  # 1 at 480p, 4.5 at 4K
         boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
         placed: list[tuple[int, int, int, int]] = []
         for face in faces:
-            face_h = float(face.box[3] - face.box[1])
-            unit = max(0.7, min(frame_unit, face_h / 80.0))  # small faces in big photos get smaller text
-            self._face(out, face, unit, boxes, placed)
+            self._face(out, face, self.text_unit(out.shape, float(face.box[3] - face.box[1])), boxes, placed)
         return out
 
     def _face(self, img: np.ndarray, face: Face, unit: float, boxes: np.ndarray, placed: list) -> None:

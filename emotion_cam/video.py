@@ -11,6 +11,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from emotion_cam.draw import Annotator
 from emotion_cam.imageio import looks_like_image
@@ -90,18 +91,6 @@ def csv_rows(result: FrameResult) -> Iterator[list]:
 CSV_HEADER = ["time_s", "frame", "face_id", "x1", "y1", "x2", "y2", "label", "uncertain", *EMOTIONS]
 
 
-def _progress(done: int, total: int, started: float) -> None:
-    if not sys.stderr.isatty() and done % 50 and done != total:
-        return
-    rate = done / max(time.monotonic() - started, 1e-6)
-    if total > 0:
-        filled = int(30 * done / total)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} frames, {rate:.1f} fps")
-    else:
-        sys.stderr.write(f"\r{done} frames, {rate:.1f} fps")
-    sys.stderr.flush()
-
-
 def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike | None = None,
                   csv_path: str | os.PathLike | None = None, limit: int | None = None, progress: bool = True) -> int:
     """Run the live pipeline over a whole video; returns the number of frames processed.
@@ -120,8 +109,9 @@ def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike 
     if rows:
         rows.writerow(CSV_HEADER)
     pipeline.reset()
-    started = time.monotonic()
     n = 0
+    expected = total if limit is None else min(total, limit)
+    bar = tqdm(total=expected or None, unit="frame", disable=not progress, file=sys.stderr, mininterval=0.5)
     try:
         for t, frame in frames(cap, limit):
             result = pipeline.process_frame(frame, t)
@@ -135,19 +125,16 @@ def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike 
                         raise SourceError(f"{out}: cannot write a video there")
                 writer.write(annotator.draw(frame, result.faces))
             n += 1
-            if progress:
-                _progress(n, total if limit is None else min(total, limit), started)
+            bar.update()
     finally:
+        bar.close()
         cap.release()
         if writer is not None:
             writer.release()
         if csv_file:
             csv_file.close()
-        if progress and n:
-            sys.stderr.write("\n")
     if n == 0:
         raise SourceError(f"{source}: no frame could be read (not a video, or a damaged one)")
-    expected = total if limit is None else min(total, limit)
     if expected > 0 and n < expected - 2:  # container frame counts can be off by a frame or two
         raise SourceError(f"{source}: the video ended after frame {n} of {expected}: the file is truncated or damaged "
                           f"(the {n} frames read were processed and saved)")

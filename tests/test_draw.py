@@ -41,3 +41,17 @@ def test_crowded_faces_get_compact_labels_that_do_not_cover_other_faces():
     for f in faces:
         x1, y1, x2, y2 = (int(v) for v in f.box)
         assert out[y1 + 4:y2 - 4, x1 + 4:x2 - 4].max() == 0
+
+
+def test_text_is_sized_for_the_view_a_big_frame_is_shown_in():
+    """A 1080p crowd frame shown in a 960x540 view: an 80 px face's label must still be about 13 px on screen."""
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    f = face(900, 500, 980, 580)
+    for_file = Annotator()
+    for_view = Annotator(view_size=(960, 540))
+    shown = 960 / 1920
+    assert for_file.text_unit(frame.shape, 80) * shown < 0.6  # what the app drew before: ~6 px letters on screen
+    assert for_view.text_unit(frame.shape, 80) * shown >= 1.0
+    bigger = (for_view.draw(frame, [f]).max(2) > 0).sum()
+    assert bigger > 2 * (for_file.draw(frame, [f]).max(2) > 0).sum()
+    assert Annotator(view_size=(1920, 1080)).text_unit(frame.shape, 80) == for_file.text_unit(frame.shape, 80)  # shown 1:1

@@ -65,6 +65,9 @@ def plot_curves(logs: dict[str, str | os.PathLike], path: str | os.PathLike) -> 
         a1.plot(epochs, log["val_loss"], "--", label=f"{name}: val")
         a2.plot(epochs, log["accuracy"], label=f"{name}: train set")
         a2.plot(epochs, log["val_accuracy"], "--", label=f"{name}: val")
+        if any(log.get("ema_val_accuracy", [])) and log["ema_val_accuracy"] != log["val_accuracy"]:
+            a1.plot(epochs, log["ema_val_loss"], ":", label=f"{name}: val, averaged weights")
+            a2.plot(epochs, log["ema_val_accuracy"], ":", label=f"{name}: val, averaged weights")
         offset = epochs[-1]
     a1.set_title("loss")
     a2.set_title("accuracy")

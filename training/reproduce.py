@@ -209,7 +209,9 @@ def run(args: argparse.Namespace) -> dict:
         "metrics": {"split": f"{fer.resolve(args.data, 'val')} (FER-2013 PublicTest)",
                     "mirror_average": calibration["mirror_average"], **int8_report.to_dict()},
         "pruning": {
-            "method": "channel pruning by BatchNorm |gamma| (network slimming), same fraction per conv, rounded to multiples of 4, then fine-tuning",
+            "applied": args.keep < 1.0,
+            "method": "channel pruning by BatchNorm |gamma| (network slimming), same fraction per conv, rounded to multiples of 4, then fine-tuning"
+                      if args.keep < 1.0 else "none (--keep 1): the unpruned int8 model is the shipped one",
             "keep_fraction": args.keep,
             "before": {"params": int(base.count_params()), "macs": count_macs(base), "int8_size_bytes": len(base_int8_blob),
                        "int8_latency_ms": round(base_latency, 4), "val_accuracy_fp32": base_report.accuracy,

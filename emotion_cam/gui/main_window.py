@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.request_landmarks.connect(self.worker.set_landmarks)
         self.request_refresh.connect(self.worker.refresh_still)
         self.request_mirror_average.connect(self.worker.set_mirror_average)
+        self.view.resized.connect(self.worker.set_view_size)
         self.request_cameras.connect(self.worker.probe_cameras)
         self.request_stop.connect(self.worker.stop)
         # Direct: QThread.quit is thread-safe, and the GUI thread is blocked in wait() at that moment.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -27,6 +27,8 @@ def to_qimage(bgr: np.ndarray) -> QImage:
 class VideoView(QWidget):
     """Shows the latest frame scaled to fit with its aspect ratio kept, or a message when there is none."""
 
+    resized = Signal(int, int)  # the overlay's text is sized for the view
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -36,6 +38,10 @@ class VideoView(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(800, 600)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.resized.emit(self.width(), self.height())
 
     def set_image(self, image: QImage | None) -> None:
         self._image = image

@@ -139,6 +139,10 @@ class FrameWorker(QObject):
         self.annotator.landmarks = points == 68
         self.refresh_still()
 
+    @Slot(int, int)
+    def set_view_size(self, width: int, height: int) -> None:
+        self.annotator.view_size = (width, height)  # from the next frame on (a photo is not re-processed for it)
+
     @Slot(bool)
     def set_mirror_average(self, on: bool) -> None:
         self.pipeline.classifier.mirror = on
