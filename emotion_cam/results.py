@@ -62,3 +62,12 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)  # per pipeline stage
     frame_index: int = 0
     timestamp: float = 0.0  # seconds (video time or monotonic clock)
+
+
+# One row per face per frame, shared by `emotion-cam video --csv` and the app's File → Export shown faces.
+FACE_ROW_HEADER = ["time_s", "frame", "source", "face_id", "x1", "y1", "x2", "y2", "label", "uncertain", *EMOTIONS]
+
+
+def face_rows(t: float, frame_index: int, source: str, faces: list[Face]) -> list[list]:
+    return [[f"{t:.3f}", frame_index, source, f.track_id, *(f"{v:.1f}" for v in f.box), f.label, int(f.uncertain),
+             *(f"{p:.4f}" for p in f.probs)] for f in faces]

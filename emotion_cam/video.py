@@ -15,9 +15,8 @@ from tqdm import tqdm
 
 from emotion_cam.draw import Annotator
 from emotion_cam.imageio import looks_like_image
-from emotion_cam.labels import EMOTIONS
 from emotion_cam.pipeline import Pipeline
-from emotion_cam.results import FrameResult
+from emotion_cam.results import FACE_ROW_HEADER, face_rows
 
 
 class SourceError(RuntimeError):
@@ -82,15 +81,6 @@ def frames(cap: cv2.VideoCapture, limit: int | None = None, resize: tuple[int, i
         n += 1
 
 
-def csv_rows(result: FrameResult) -> Iterator[list]:
-    for f in result.faces:
-        yield [f"{result.timestamp:.3f}", result.frame_index, f.track_id, *(f"{v:.1f}" for v in f.box), f.label,
-               int(f.uncertain), *(f"{p:.4f}" for p in f.probs)]
-
-
-CSV_HEADER = ["time_s", "frame", "face_id", "x1", "y1", "x2", "y2", "label", "uncertain", *EMOTIONS]
-
-
 def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike | None = None,
                   csv_path: str | os.PathLike | None = None, limit: int | None = None, progress: bool = True) -> int:
     """Run the live pipeline over a whole video; returns the number of frames processed.
@@ -107,7 +97,7 @@ def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike 
     csv_file = open(csv_path, "w", newline="") if csv_path else None
     rows = csv.writer(csv_file) if csv_file else None
     if rows:
-        rows.writerow(CSV_HEADER)
+        rows.writerow(FACE_ROW_HEADER)
     pipeline.reset()
     n = 0
     expected = total if limit is None else min(total, limit)
@@ -116,7 +106,7 @@ def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike 
         for t, frame in frames(cap, limit):
             result = pipeline.process_frame(frame, t)
             if rows:
-                rows.writerows(csv_rows(result))
+                rows.writerows(face_rows(result.timestamp, result.frame_index, str(source), result.faces))
             if out:
                 if writer is None:
                     h, w = frame.shape[:2]

@@ -145,7 +145,7 @@ def test_snapshot_export_and_settings(live, qtbot, tmp_path, settings):
     assert live.save_snapshot(str(tmp_path / "snap.png"))
     assert (tmp_path / "snap.png").stat().st_size > 10_000
     rows = live.export_session(str(tmp_path / "session.csv"))
-    assert rows >= 5 and (tmp_path / "session.csv").read_text().startswith("time_s,source,face_id,label,uncertain,angry")
+    assert rows >= 5 and (tmp_path / "session.csv").read_text().startswith("time_s,frame,source,face_id,x1,y1,x2,y2,label,uncertain,angry")
     qtbot.keyClick(live, "m")
     assert settings.value("mirror", type=bool) is True
     # A: mirror averaging follows the model card until the user chooses, then the choice is kept.
@@ -166,3 +166,15 @@ def test_qt_calls_keep_none_alive(qtbot):
         label.setText("x")
         label.update()
     assert sys.getrefcount(None) > before - 100
+
+
+def test_live_after_a_photo_goes_to_the_source_given_at_start(qtbot, settings, faces_dir, videos_dir):
+    """`emotion-cam --image photo.jpg --source clip.mp4`: the photo first, then Ctrl+L plays the clip."""
+    window = create_window(str(videos_dir / "test.mp4"), image=str(faces_dir / "Tom_Cruise_avp_2014_4.jpg"), settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.last_message is not None and window.last_message.still, timeout=60_000)
+    window.go_live()
+    qtbot.waitUntil(lambda: window.last_message is not None and not window.last_message.still, timeout=60_000)
+    assert window.last_message.source.endswith("test.mp4") and window.last_message.frame_index > 0
+    window.shutdown()

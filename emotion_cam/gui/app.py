@@ -23,7 +23,6 @@ def create_window(source=None, image: str | None = None, settings: QSettings | N
     window = MainWindow(Pipeline(config), settings)
     if image:
         window.current_source = source if source is not None else settings.value("camera", 0, type=int)
-        window.worker._source = window.current_source  # Live (Ctrl+L) goes to this source later
         window.open_image(image)
     else:
         window.start_source(source if source is not None else settings.value("camera", 0, type=int))

@@ -1,22 +1,20 @@
 """The main window: a thin Qt layer over the worker's results. No detection or inference runs here."""
 from __future__ import annotations
 
-import csv
-from collections import deque
 from pathlib import Path
 
 import cv2
 from PySide6.QtCore import QSettings, Qt, QThread, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter
 
-from emotion_cam.labels import EMOTIONS
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import main_face
 from emotion_cam.video import is_camera
+from emotion_cam.gui.model_card import ModelCardDialog
+from emotion_cam.gui.session import SessionRecorder
 from emotion_cam.gui.widgets import FacePanel, Timeline, VideoView, to_qimage
-from emotion_cam.gui.worker import FrameMessage, FrameWorker
+from emotion_cam.gui.worker import FrameMessage, FrameWorker, Problem
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff);;All files (*)"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)"
@@ -27,9 +25,10 @@ class MainWindow(QMainWindow):
     # Requests to the worker, delivered in its thread (queued connections).
     request_source = Signal(object)
     request_image = Signal(str)
-    request_live = Signal()
+    request_live = Signal(object)  # the camera or video to go back to
+    request_pause = Signal(bool)
+    request_mirror = Signal(bool)
     request_landmarks = Signal(int)
-    request_refresh = Signal()
     request_mirror_average = Signal(bool)
     request_cameras = Signal()
     request_stop = Signal()
@@ -41,7 +40,7 @@ class MainWindow(QMainWindow):
         self.pipeline = pipeline
         self.last_message: FrameMessage | None = None
         self.frames_received = 0
-        self.session: deque[list] = deque(maxlen=500_000)  # per-frame per-face rows for File → Export session
+        self.session = SessionRecorder()  # every face of every frame shown, for File → Export shown faces
         self.setAcceptDrops(True)
 
         self.view = VideoView()
@@ -78,8 +77,9 @@ class MainWindow(QMainWindow):
         self.request_source.connect(self.worker.open_source)
         self.request_image.connect(self.worker.open_image)
         self.request_live.connect(self.worker.resume_live)
+        self.request_pause.connect(self.worker.set_paused)
+        self.request_mirror.connect(self.worker.set_mirror)
         self.request_landmarks.connect(self.worker.set_landmarks)
-        self.request_refresh.connect(self.worker.refresh_still)
         self.request_mirror_average.connect(self.worker.set_mirror_average)
         self.view.resized.connect(self.worker.set_view_size)
         self.request_cameras.connect(self.worker.probe_cameras)
@@ -180,8 +180,9 @@ class MainWindow(QMainWindow):
 
     def go_live(self) -> None:
         self.pause_action.setChecked(False)
-        self.request_live.emit()
+        self.request_live.emit(self.current_source)
 
+    @Slot(list)
     def on_cameras(self, indices: list) -> None:
         self.camera_menu.clear()
         if not indices:
@@ -195,6 +196,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, i=index: self.start_source(i))
 
     # -- results ------------------------------------------------------------------------------------
+    @Slot(object)
     def on_frame(self, msg: FrameMessage) -> None:
         self.worker.frame_shown()
         if self.pause_action.isChecked() and not msg.still:
@@ -211,37 +213,42 @@ class MainWindow(QMainWindow):
             main = main_face(msg.faces)
             if main is not None:
                 self.timeline.add(msg.t, main.probs)
-            for f in msg.faces:
-                self.session.append([f"{msg.t:.3f}", msg.source, f.track_id, f.label, int(f.uncertain), *(f"{p:.4f}" for p in f.probs)])
+            self.session.record(msg)
 
+    @Slot(str)
     def on_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 5000)
 
-    def on_problem(self, text: str) -> None:
+    @Slot(object, str)
+    def on_problem(self, kind: Problem, text: str) -> None:
         self.statusBar().showMessage(text.splitlines()[0], 10000)
-        if self.view.image() is None or "image" in text.lower():
+        if self.view.image() is None or kind is Problem.IMAGE:
             self.view.set_message("!" + text if self.view.image() is not None else text)
-        if "Cannot open the image" in text:
+        if kind is Problem.IMAGE:
             QMessageBox.warning(self, "EmotionCam", text)
 
     # -- controls -----------------------------------------------------------------------------------
+    @Slot(bool)
     def set_paused(self, paused: bool) -> None:
-        self.worker.paused = paused
+        self.request_pause.emit(paused)
         self.statusBar().showMessage("Paused (Space to resume)" if paused else "Resumed", 3000)
 
+    @Slot(bool)
     def set_mirror(self, on: bool) -> None:
-        self.worker.mirror = on
         self.settings.setValue("mirror", on)
-        self.request_refresh.emit()
+        self.request_mirror.emit(on)
 
+    @Slot(bool)
     def set_mirror_average(self, on: bool) -> None:
         self.settings.setValue("mirror_average", on)
         self.request_mirror_average.emit(on)
 
+    @Slot(bool)
     def set_landmarks(self, on: bool) -> None:
         self.settings.setValue("landmarks", on)
         self.request_landmarks.emit(68 if on else 5)
 
+    @Slot(bool)
     def set_fullscreen(self, on: bool) -> None:
         self.showFullScreen() if on else self.showNormal()
         self.menuBar().setVisible(not on)
@@ -276,12 +283,9 @@ class MainWindow(QMainWindow):
             self.export_session(path)
 
     def export_session(self, path: str) -> int:
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["time_s", "source", "face_id", "label", "uncertain", *EMOTIONS])
-            w.writerows(self.session)
-        self.statusBar().showMessage(f"Exported {len(self.session)} rows (every face in every frame shown) to {path}", 5000)
-        return len(self.session)
+        rows = self.session.export(path)
+        self.statusBar().showMessage(f"Exported {rows} rows (every face in every frame shown) to {path}", 5000)
+        return rows
 
     def show_model_card(self) -> None:
         ModelCardDialog(self.pipeline.classifier.path, self.pipeline.classifier.card, self).exec()
@@ -324,52 +328,3 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.shutdown()
         super().closeEvent(event)
-
-
-def calibration_text(cal: dict) -> str:
-    """What the bars mean and when a face is called unsure, from the card's calibration block."""
-    if not cal:
-        return ""
-    shown = cal.get("val_int8_mirror_average" if cal.get("mirror_average") else "val_int8_single", {})
-    t = cal.get("temperature")
-    return (f"<br>Bars are probabilities{f' (temperature {t:.2f})' if t else ''}: expected calibration error "
-            f"{shown.get('ece', 0):.1%} on val{', each face averaged with its mirror image' if cal.get('mirror_average') else ''}. "
-            f"Below {cal.get('unsure_below', 0):.0%} a face is shown as unsure ({cal.get('val_unsure_fraction', 0):.0%} of val faces, "
-            f"right {cal.get('val_accuracy_unsure') or 0:.0%} of the time; the others {cal.get('val_accuracy_sure') or 0:.0%}).")
-
-
-class ModelCardDialog(QDialog):
-    """Help → About model: what the shipped model is and how well it measured."""
-
-    def __init__(self, model_path: Path, card: dict, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("About the emotion model")
-        layout = QVBoxLayout(self)
-        m = card.get("metrics", {})
-        rows = "".join(
-            f"<tr><td>{name}</td><td>{pc['precision']:.2f}</td><td>{pc['recall']:.2f}</td><td>{pc['f1']:.2f}</td><td>{pc['support']}</td></tr>"
-            for name, pc in m.get("per_class", {}).items())
-        size_kb = card.get("size_bytes", model_path.stat().st_size if model_path.exists() else 0) / 1024
-        text = (f"<b>{card.get('name', model_path.name)}</b><br>{model_path}<br>"
-                f"Labels: {', '.join(card.get('labels', EMOTIONS))}<br>"
-                f"Size: {size_kb:.0f} KB, {card.get('params', 0):,} parameters, {card.get('macs', 0) / 1e6:.1f} M MACs, "
-                f"{card.get('latency_ms_single_thread_median', 0):.2f} ms per face (1 thread)<br>"
-                f"Accuracy {m.get('accuracy', 0):.1%}, macro-F1 {m.get('macro_f1', 0):.3f} on {m.get('split', 'validation data')}"
-                f"{calibration_text(card.get('calibration') or {})}"
-                f"<table cellspacing=6><tr><th align=left>emotion</th><th>precision</th><th>recall</th><th>F1</th><th>faces</th></tr>{rows}</table>")
-        label = QLabel(text)
-        label.setTextFormat(Qt.TextFormat.RichText)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(label)
-        pictures = QHBoxLayout()
-        for name, width in (("confusion_matrix.png", 460), ("reliability.png", 340)):
-            png = model_path.parent / name
-            if png.exists():
-                pic = QLabel()
-                pic.setPixmap(QPixmap(str(png)).scaledToWidth(width, Qt.TransformationMode.SmoothTransformation))
-                pictures.addWidget(pic)
-        layout.addLayout(pictures)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        buttons.accepted.connect(self.accept)
-        layout.addWidget(buttons)

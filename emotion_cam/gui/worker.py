@@ -8,6 +8,7 @@ still processed (tracking stays current) but not sent, so nothing queues up.
 """
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from collections import deque
@@ -24,6 +25,13 @@ from emotion_cam.results import Face
 from emotion_cam.video import SourceError, is_camera, open_capture, parse_source, quiet_opencv
 
 
+class Problem(enum.Enum):
+    """What went wrong, so the window decides how to show it without reading the text."""
+
+    SOURCE = "source"  # a camera or video that cannot be opened or read
+    IMAGE = "image"  # a photo that cannot be opened or processed
+
+
 @dataclass
 class FrameMessage:
     image: np.ndarray  # annotated BGR frame
@@ -33,12 +41,13 @@ class FrameMessage:
     t: float = 0.0  # seconds since the source started
     still: bool = False
     source: str = ""
+    frame_index: int = 0  # frames read from the source since it (re)started
 
 
 class FrameWorker(QObject):
     frame_ready = Signal(object)  # FrameMessage
     status = Signal(str)  # transient information for the status bar
-    problem = Signal(str)  # something the user must see (no camera, unreadable image)
+    problem = Signal(object, str)  # (Problem, text): something the user must see
     cameras_found = Signal(list)  # camera indices that open
     source_opened = Signal(object)  # a camera index or video path that opened: only such a camera is remembered
     stopped = Signal()
@@ -89,7 +98,7 @@ class FrameWorker(QObject):
             self._cap = open_capture(source)
         except SourceError as exc:
             self._cap = None
-            self.problem.emit(f"{exc}\n\nUse File → Open image or File → Open video instead.")
+            self.problem.emit(Problem.SOURCE, f"{exc}\n\nUse File → Open image or File → Open video instead.")
             return
         self._video_fps = self._cap.get(cv2.CAP_PROP_FPS) if not is_camera(source) else 0.0
         self._t0 = time.monotonic()
@@ -106,7 +115,7 @@ class FrameWorker(QObject):
         try:
             image = read_image(path)
         except ImageError as exc:
-            self.problem.emit(f"Cannot open the image.\n\n{exc}")
+            self.problem.emit(Problem.IMAGE, f"Cannot open the image.\n\n{exc}")
             return
         if self._timer is not None:
             self._timer.stop()
@@ -115,23 +124,34 @@ class FrameWorker(QObject):
             self._process_still()
         except Exception as exc:  # never leave "Opening …" on screen: whatever went wrong, say so
             self._still = None
-            self.problem.emit(f"Cannot open the image.\n\n{path}: {type(exc).__name__}: {exc}")
+            self.problem.emit(Problem.IMAGE, f"Cannot open the image.\n\n{path}: {type(exc).__name__}: {exc}")
 
     @Slot()
     def refresh_still(self) -> None:
         if self._still is not None:
             self._process_still()
 
-    @Slot()
-    def resume_live(self) -> None:
+    @Slot(object)
+    def resume_live(self, source) -> None:
+        """Back to the live source after a photo: the one that was open, else ``source`` (the window's choice)."""
         if self._source is None:
-            self.problem.emit("No camera or video is open. Use File → Open video, or pick a camera.")
+            self._source = source
+        if self._source is None:
+            self.problem.emit(Problem.SOURCE, "No camera or video is open. Use File → Open video, or pick a camera.")
             return
         self._still = None
         if self._cap is None:
             self.open_source(self._source)
         elif self._timer is not None:
             self._timer.start()
+
+    @Slot(bool)
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+
+    @Slot(bool)
+    def set_mirror(self, on: bool) -> None:
+        self.mirror = on  # the live view only: photos are shown as taken
 
     @Slot(int)
     def set_landmarks(self, points: int) -> None:
@@ -228,7 +248,8 @@ class FrameWorker(QObject):
             return  # the GUI is still busy with the previous frame: drop this one
         annotated = self.annotator.draw(frame, result.faces, copy=False)
         self._in_flight.set()
-        self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, t, False, str(self._source)))
+        self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, t, False, str(self._source),
+                                           self._frames))
 
     def _end_of_stream(self, is_file: bool) -> None:
         if is_file and self._frames_read == 0:  # looping would spin on a file that gives no frame at all
@@ -236,7 +257,7 @@ class FrameWorker(QObject):
             self._source = None
             if self._timer is not None:
                 self._timer.stop()
-            self.problem.emit("No frame could be read from this video: it is not a video, or a damaged one.\n\n"
+            self.problem.emit(Problem.SOURCE, "No frame could be read from this video: it is not a video, or a damaged one.\n\n"
                               "Use File → Open video to pick another file, or File → Open image for a photo.")
             return
         if is_file:

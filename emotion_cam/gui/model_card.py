@@ -1,0 +1,59 @@
+"""Help → About model: what the shipped model is, how well it measured and what its bars mean (from its card)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout
+
+from emotion_cam.labels import EMOTIONS
+
+
+def calibration_text(cal: dict) -> str:
+    """What the bars mean and when a face is called unsure, from the card's calibration block."""
+    if not cal:
+        return ""
+    shown = cal.get("val_int8_mirror_average" if cal.get("mirror_average") else "val_int8_single", {})
+    t = cal.get("temperature")
+    return (f"<br>Bars are probabilities{f' (temperature {t:.2f})' if t else ''}: expected calibration error "
+            f"{shown.get('ece', 0):.1%} on val{', each face averaged with its mirror image' if cal.get('mirror_average') else ''}. "
+            f"Below {cal.get('unsure_below', 0):.0%} a face is shown as unsure ({cal.get('val_unsure_fraction', 0):.0%} of val faces, "
+            f"right {cal.get('val_accuracy_unsure') or 0:.0%} of the time; the others {cal.get('val_accuracy_sure') or 0:.0%}).")
+
+
+class ModelCardDialog(QDialog):
+    """Help → About model: what the shipped model is and how well it measured."""
+
+    def __init__(self, model_path: Path, card: dict, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("About the emotion model")
+        layout = QVBoxLayout(self)
+        m = card.get("metrics", {})
+        rows = "".join(
+            f"<tr><td>{name}</td><td>{pc['precision']:.2f}</td><td>{pc['recall']:.2f}</td><td>{pc['f1']:.2f}</td><td>{pc['support']}</td></tr>"
+            for name, pc in m.get("per_class", {}).items())
+        size_kb = card.get("size_bytes", model_path.stat().st_size if model_path.exists() else 0) / 1024
+        text = (f"<b>{card.get('name', model_path.name)}</b><br>{model_path}<br>"
+                f"Labels: {', '.join(card.get('labels', EMOTIONS))}<br>"
+                f"Size: {size_kb:.0f} KB, {card.get('params', 0):,} parameters, {card.get('macs', 0) / 1e6:.1f} M MACs, "
+                f"{card.get('latency_ms_single_thread_median', 0):.2f} ms per face (1 thread)<br>"
+                f"Accuracy {m.get('accuracy', 0):.1%}, macro-F1 {m.get('macro_f1', 0):.3f} on {m.get('split', 'validation data')}"
+                f"{calibration_text(card.get('calibration') or {})}"
+                f"<table cellspacing=6><tr><th align=left>emotion</th><th>precision</th><th>recall</th><th>F1</th><th>faces</th></tr>{rows}</table>")
+        label = QLabel(text)
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(label)
+        pictures = QHBoxLayout()
+        for name, width in (("confusion_matrix.png", 460), ("reliability.png", 340)):
+            png = model_path.parent / name
+            if png.exists():
+                pic = QLabel()
+                pic.setPixmap(QPixmap(str(png)).scaledToWidth(width, Qt.TransformationMode.SmoothTransformation))
+                pictures.addWidget(pic)
+        layout.addLayout(pictures)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        layout.addWidget(buttons)

@@ -1,0 +1,28 @@
+"""What File → Export shown faces writes: every face of every frame the window showed, in the CLI's CSV layout."""
+from __future__ import annotations
+
+import csv
+from collections import deque
+
+from emotion_cam.results import FACE_ROW_HEADER, face_rows
+
+
+class SessionRecorder:
+    """Rows kept in memory (the newest 500,000: about an hour of one face at 30 fps, some 100 MB at most)."""
+
+    def __init__(self, max_rows: int = 500_000):
+        self.rows: deque[list] = deque(maxlen=max_rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def record(self, msg) -> None:
+        """A ``FrameMessage`` the window has just shown."""
+        self.rows.extend(face_rows(msg.t, msg.frame_index, msg.source, msg.faces))
+
+    def export(self, path: str) -> int:
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(FACE_ROW_HEADER)
+            w.writerows(self.rows)
+        return len(self.rows)
