@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from emotion_cam.card import ModelCard
 from emotion_cam.landmarks import eye_centres, nose_point
 
 
@@ -26,9 +27,11 @@ class CropGeometry:
     nose: tuple[float, float] = (0.50, 0.62)
 
     @classmethod
-    def from_card(cls, card: dict) -> "CropGeometry":
-        g = card["crop_geometry"]
-        return cls(int(card["input"]["size"][0]), tuple(g["left_eye"]), tuple(g["right_eye"]), tuple(g["nose"]))
+    def from_card(cls, card: ModelCard) -> "CropGeometry":
+        g = card.crop_geometry
+        if not g:  # a card without measured geometry (a smoke run's): the defaults
+            return cls(card.input_size)
+        return cls(card.input_size, tuple(g["left_eye"]), tuple(g["right_eye"]), tuple(g["nose"]))
 
 
 def alignment_matrix(points: np.ndarray, geometry: CropGeometry) -> np.ndarray:

@@ -6,13 +6,14 @@ crop; this module applies the input quantisation and dequantises the softmax.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from emotion_cam.card import CardError, ModelCard
 from emotion_cam.labels import EMOTIONS
 
 MODEL_NAME = "emotion_int8.tflite"
@@ -45,15 +46,34 @@ def card_path(model_path: str | os.PathLike) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def load_card(model_path: str | os.PathLike) -> dict:
+def load_card(model_path: str | os.PathLike) -> ModelCard:
     """The model card (JSON beside the model)."""
-    path = card_path(model_path)
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelError(f"{path}: model card missing; it must sit beside {Path(model_path).name} (see models/README.md)") from None
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: unreadable model card ({exc})") from None
+        return ModelCard.read(card_path(model_path))
+    except CardError as exc:
+        raise ModelError(str(exc)) from None
+
+
+class Classifier(Protocol):
+    """What the pipeline needs from an emotion model, whatever its file format."""
+
+    path: Path
+    card: ModelCard
+    mirror: bool  # average each crop with its mirror image
+    unsure_below: float  # top probability under which a face is shown as unsure
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 7) probabilities for (N, 48, 48) uint8 aligned crops."""
+        ...
+
+
+def load_classifier(model_path: str | os.PathLike | None = None, num_threads: int = 1, mirror: bool | None = None) -> Classifier:
+    """The classifier for ``model_path`` (default: the shipped model), chosen by the file's suffix."""
+    path = Path(model_path) if model_path else default_model_path()
+    kinds = {".tflite": EmotionClassifier}
+    if path.suffix.lower() not in kinds:
+        raise ModelError(f"{path}: unsupported model format {path.suffix or '(no suffix)'}; supported: {', '.join(kinds)}")
+    return kinds[path.suffix.lower()](path, num_threads=num_threads, mirror=mirror)
 
 
 class EmotionClassifier:
@@ -65,7 +85,7 @@ class EmotionClassifier:
     choice (``calibration.mirror_average``, measured on val), off for older cards.
     """
 
-    def __init__(self, model_path: str | os.PathLike | None = None, num_threads: int = 1, card: dict | None = None,
+    def __init__(self, model_path: str | os.PathLike | None = None, num_threads: int = 1, card: ModelCard | dict | None = None,
                  mirror: bool | None = None):
         path = Path(model_path) if model_path else default_model_path()
         if not path.is_file():
@@ -75,7 +95,7 @@ class EmotionClassifier:
                 f"'python -m training.reproduce'."
             )
         self.path = path
-        self.card = card if card is not None else load_card(path)
+        self.card = load_card(path) if card is None else card if isinstance(card, ModelCard) else ModelCard.from_dict(card)
         from ai_edge_litert.interpreter import Interpreter
 
         try:
@@ -88,15 +108,14 @@ class EmotionClassifier:
         self._in_index, self._out_index = inp["index"], out["index"]
         self._in_dtype = inp["dtype"]
         self._in_scale, self._in_zero = inp["quantization"]
+        self.input_quantisation = (float(self._in_scale), int(self._in_zero))  # what the card records
         self._out_scale, self._out_zero = out["quantization"]
         self.input_size = int(inp["shape"][1])
-        if tuple(self.card.get("labels", ())) != EMOTIONS or int(out["shape"][-1]) != len(EMOTIONS):
-            raise ModelError(f"{path}: model outputs {out['shape'][-1]} classes {self.card.get('labels')}, expected {list(EMOTIONS)}")
+        if tuple(self.card.labels) != EMOTIONS or int(out["shape"][-1]) != len(EMOTIONS):
+            raise ModelError(f"{path}: model outputs {out['shape'][-1]} classes {list(self.card.labels)}, expected {list(EMOTIONS)}")
         self._batch = 1
-        self.calibration = self.card.get("calibration") or {}
-        self.mirror = bool(self.calibration.get("mirror_average", False)) if mirror is None else bool(mirror)
-        # Below this top probability a face is shown as "unsure" (chosen on val; 0 for cards without it).
-        self.unsure_below = float(self.calibration.get("unsure_below") or 0.0)
+        self.mirror = self.card.mirror_average if mirror is None else bool(mirror)
+        self.unsure_below = self.card.unsure_below  # chosen on val; 0 for cards without it
 
     def _quantise(self, crops: np.ndarray) -> np.ndarray:
         x = crops.astype(np.float32)[..., None]

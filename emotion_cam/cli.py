@@ -187,7 +187,7 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from emotion_cam.classify import EmotionClassifier
+    from emotion_cam.classify import load_classifier
     from emotion_cam.dataset import load_split
     from emotion_cam.evaluate import predict_all
     from emotion_cam.metrics import classification_report, expected_calibration_error, negative_log_likelihood
@@ -195,7 +195,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     split = load_split(args.data, args.split)
     for where, why in split.skipped:
         print(f"skipped {where}: {why}", file=sys.stderr)
-    classifier = EmotionClassifier(args.model, mirror=args.mirror_average)
+    classifier = load_classifier(args.model, mirror=args.mirror_average)
     probs = predict_all(classifier, split.x)
     report = classification_report(split.y, probs.argmax(1))
     ece, nll = expected_calibration_error(probs, split.y), negative_log_likelihood(probs, split.y)

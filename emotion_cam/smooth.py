@@ -33,3 +33,25 @@ class EmotionSmoother:
             self.probs = (1.0 - alpha) * self.probs + alpha * probs
         self._t = t
         return self.probs
+
+
+class TrackSmoother:
+    """One ``EmotionSmoother`` per track ID: the next link after the tracker (tracks -> smoothing -> drawing).
+
+    A new ID starts fresh; IDs no longer tracked are forgotten.
+    """
+
+    def __init__(self, time_constant_s: float = 0.25):
+        self.time_constant_s = time_constant_s
+        self._by_id: dict[int, EmotionSmoother] = {}
+
+    def reset(self) -> None:
+        self._by_id.clear()
+
+    def update(self, ids: list[int], probs: np.ndarray, t: float) -> np.ndarray:
+        """Smoothed (N, 7) probabilities for this frame's tracks ``ids`` with raw ``probs`` at time ``t``."""
+        self._by_id = {i: self._by_id.get(i) or EmotionSmoother(self.time_constant_s) for i in ids}
+        out = np.empty_like(np.asarray(probs, np.float32))
+        for k, (i, p) in enumerate(zip(ids, probs)):
+            out[k] = self._by_id[i].update(p, t)
+        return out

@@ -1,18 +1,19 @@
-"""Face tracks: stable IDs across frames, and cheap box updates between full detections.
+"""Face tracks: stable IDs across frames, cheap box updates between full detections, and scene cuts.
 
 Full-frame detection is the expensive stage (tens of ms), so it runs only every
-few frames; in between, the pipeline moves each track's box with the optical
-flow of the face. Detections are matched to tracks by IoU; a track not
-confirmed by a detection for ``max_age_s`` is dropped.
+few frames; in between, each track's box moves with the optical flow of its face.
+Detections are matched to tracks by IoU. A track the full detection misses gets a
+close second look around its box and is dropped if no face is there; after a scene
+cut only what the new shot's detection finds is kept. A track not confirmed for
+``max_age_s`` is dropped.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from emotion_cam.smooth import EmotionSmoother
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -73,32 +74,41 @@ class SceneThumb:
 @dataclass
 class Track:
     track_id: int
-    box: np.ndarray
-    last_confirmed: float  # time of the last detection that matched
-    landmarks: np.ndarray | None = None
+    box: np.ndarray  # x1, y1, x2, y2 (float32)
+    last_confirmed: float  # time of the last detection that found this face
     score: float = 0.0
-    smoother: EmotionSmoother = field(default_factory=EmotionSmoother)
 
 
 class Tracker:
-    """Keeps tracks and assigns IDs; knows nothing about images."""
+    """Keeps tracks, assigns IDs, and moves boxes between detections."""
 
-    def __init__(self, iou_threshold: float = 0.3, max_age_s: float = 1.0, smoothing_s: float = 0.35):
+    def __init__(self, iou_threshold: float = 0.3, max_age_s: float = 1.0):
         self.iou_threshold = iou_threshold
         self.max_age_s = max_age_s
-        self.smoothing_s = smoothing_s
         self.tracks: list[Track] = []
+        self.cuts = 0  # scene cuts noticed since the last reset
         self._next_id = 1
+        self._thumb: SceneThumb | None = None
 
     def reset(self) -> None:
         self.tracks = []
+        self.cuts = 0
         self._next_id = 1
+        self._thumb = None
+
+    def notice_cut(self, gray: np.ndarray) -> bool:
+        """True if ``gray`` starts a new shot (compared with the previous frame seen here)."""
+        thumb = SceneThumb.of(gray)
+        cut = self._thumb is not None and thumb.is_cut_from(self._thumb)
+        self._thumb = thumb
+        self.cuts += int(cut)
+        return cut
 
     def update_detections(self, boxes: np.ndarray, scores: np.ndarray, t: float, drop_unmatched: bool = False) -> list[Track]:
         """Match a full detection pass: matched tracks take the detected box, new faces get new IDs.
 
         Unmatched tracks age (dropped after ``max_age_s``), or are dropped at once with ``drop_unmatched``
-        (after a scene cut). Returns the unmatched tracks that were kept, for the caller to confirm or drop.
+        (after a scene cut). Returns the unmatched tracks that were kept, for ``confirm``.
         """
         current = np.array([tr.box for tr in self.tracks], np.float32).reshape(-1, 4)
         pairs = greedy_match(iou_matrix(current, boxes), self.iou_threshold)
@@ -113,14 +123,73 @@ class Tracker:
         self.tracks = [tr for i, tr in enumerate(self.tracks) if i in matched_tracks or id(tr) in kept]
         for c in range(len(boxes)):
             if c not in matched_dets:
-                self.tracks.append(Track(self._next_id, boxes[c].astype(np.float32), t, score=float(scores[c]),
-                                         smoother=EmotionSmoother(self.smoothing_s)))
+                self.tracks.append(Track(self._next_id, boxes[c].astype(np.float32), t, score=float(scores[c])))
                 self._next_id += 1
         return unmatched
 
-    def drop(self, tracks: list[Track]) -> None:
-        gone = {id(tr) for tr in tracks}
-        self.tracks = [tr for tr in self.tracks if id(tr) not in gone]
+    def confirm(self, gray: np.ndarray, tracks: list[Track], detector, t: float) -> None:
+        """Look again, closely, around each of ``tracks`` (missed by a full detection); drop those with no face there.
+
+        The full pass runs at a scale chosen for speed and misses some faces it could see up close; a
+        box that has drifted onto a hand or a tie has no face under it at any scale.
+        """
+        gone = []
+        h, w = gray.shape[:2]
+        for tr in tracks:
+            x1, y1, x2, y2 = tr.box
+            bw, bh = x2 - x1, y2 - y1
+            rx1, ry1 = int(max(0, x1 - bw / 2)), int(max(0, y1 - bh / 2))
+            rx2, ry2 = int(min(w, x2 + bw / 2)), int(min(h, y2 + bh / 2))
+            if rx2 - rx1 < 8 or ry2 - ry1 < 8:
+                gone.append(tr)
+                continue
+            scale = float(np.clip(1.25 * detector.window / max(bh, 1), 0.5, 3.0))  # the face ~1.25 windows tall
+            dets = detector.detect(gray[ry1:ry2, rx1:rx2], scale=scale)
+            boxes = dets.boxes + np.array([rx1, ry1, rx1, ry1], np.float32)
+            iou = iou_matrix(tr.box[None], boxes)[0] if len(dets) else np.zeros(0)
+            if not len(iou) or iou.max() < 0.2:
+                gone.append(tr)
+                continue
+            best = int(np.argmax(iou))
+            tr.box, tr.score, tr.last_confirmed = boxes[best], float(dets.scores[best]), t
+        self.drop(gone)
+
+    def follow(self, prev: np.ndarray, gray: np.ndarray) -> bool:
+        """Move and scale each box with the optical flow of points on its face (pyramidal Lucas-Kanade).
+
+        Returns True if the flow lost a face (the caller should detect on the next frame). The box must
+        not follow the landmarks: dlib's shape predictor largely follows the box it is given, so a box
+        fed back from its own landmarks drifts off the face. The flow of a grid of points on the face,
+        fitted with a robust similarity transform, does not depend on the box.
+        """
+        if not self.tracks:
+            return False
+        grid = np.linspace(0.15, 0.85, 5, dtype=np.float32)
+        pts = []
+        for tr in self.tracks:
+            x1, y1, x2, y2 = tr.box
+            gx, gy = np.meshgrid(x1 + grid * (x2 - x1), y1 + grid * (y2 - y1))
+            pts.append(np.stack([gx.ravel(), gy.ravel()], 1))
+        # One Lucas-Kanade call for all faces: the image pyramids are built once per frame.
+        p0 = np.vstack(pts).astype(np.float32).reshape(-1, 1, 2)
+        p1, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, p0, None, winSize=(21, 21), maxLevel=3)
+        n = grid.size ** 2
+        lost = False
+        for i, tr in enumerate(self.tracks):
+            a, b = p0[i * n:(i + 1) * n], p1[i * n:(i + 1) * n]
+            ok = status[i * n:(i + 1) * n].reshape(-1).astype(bool)
+            matrix = None
+            if ok.sum() >= 6:
+                matrix, _ = cv2.estimateAffinePartial2D(a[ok], b[ok], method=cv2.RANSAC, ransacReprojThreshold=3.0)
+            if matrix is None:
+                lost = True
+                continue
+            scale = float(np.clip(np.hypot(matrix[0, 0], matrix[1, 0]), 0.8, 1.25))
+            centre = (tr.box[:2] + tr.box[2:]) / 2
+            centre = matrix[:, :2] @ centre + matrix[:, 2]
+            half = (tr.box[2:] - tr.box[:2]) / 2 * scale
+            tr.box = np.concatenate([centre - half, centre + half]).astype(np.float32)
+        return lost
 
     def drop_outside(self, width: int, height: int, min_inside: float = 0.5) -> bool:
         """Drop tracks whose box has mostly left the frame; True if any was dropped."""
@@ -134,3 +203,7 @@ class Tracker:
         dropped = len(keep) < len(self.tracks)
         self.tracks = keep
         return dropped
+
+    def drop(self, tracks: list[Track]) -> None:
+        gone = {id(tr) for tr in tracks}
+        self.tracks = [tr for tr in self.tracks if id(tr) not in gone]

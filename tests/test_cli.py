@@ -40,7 +40,7 @@ def test_finds_the_hand_marked_faces(predictions, faces_dir):
 
 
 def test_every_face_has_seven_probabilities_summing_to_one(predictions):
-    unsure_below = load_card(MODEL).get("calibration", {}).get("unsure_below", 0.0)
+    unsure_below = load_card(MODEL).unsure_below
     faces = [f for entry in predictions.values() for f in entry["faces"]]
     assert len(faces) >= 43
     for f in faces:

@@ -17,7 +17,7 @@ from emotion_cam.labels import EMOTIONS
 def card():
     if not MODEL.exists():
         pytest.fail(f"the shipped model {MODEL} is missing")
-    return load_card(MODEL)
+    return load_card(MODEL).to_dict()  # the file as training wrote it
 
 
 def test_card_matches_the_model(card):
@@ -108,3 +108,28 @@ def test_runtime_never_imports_tensorflow():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["False", "False"]
+
+
+def test_the_pipeline_takes_its_parts_as_objects(faces_dir):
+    import cv2
+
+    from emotion_cam.classify import load_classifier
+    from emotion_cam.detect import HaarDetector
+    from emotion_cam.landmarks import LandmarkPredictor
+    from emotion_cam.pipeline import Pipeline
+
+    classifier = load_classifier(MODEL, mirror=False)
+    pipeline = Pipeline(detector=HaarDetector(), landmarks=LandmarkPredictor(68), classifier=classifier)
+    assert pipeline.detector.name == "haar" and pipeline.classifier is classifier
+    (face,) = pipeline.process_image(cv2.imread(str(faces_dir / "Tom_Cruise_avp_2014_4.jpg"))).faces
+    assert face.landmarks.shape == (68, 2) and abs(face.probs.sum() - 1) < 1e-3
+
+
+def test_load_classifier_chooses_the_implementation_by_suffix(tmp_path):
+    from emotion_cam.classify import load_classifier
+
+    assert isinstance(load_classifier(MODEL), EmotionClassifier)
+    other = tmp_path / "model.onnx"
+    other.write_bytes(b"not yet supported")
+    with pytest.raises(ModelError, match=r"unsupported model format \.onnx; supported: \.tflite"):
+        load_classifier(other)

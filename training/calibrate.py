@@ -199,12 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     card = load_card(args.model)
     val = fer.load(args.data, "val", args.cache_dir)
-    previous = card.get("calibration") or {}
-    calibration, shown_probs = runtime_calibration(args.model, val.x, val.y, previous.get("temperature"))
-    card["calibration"] = {**previous, **calibration}
+    calibration, shown_probs = runtime_calibration(args.model, val.x, val.y, card.calibration.get("temperature"))
+    card.calibration = {**card.calibration, **calibration}
     report = classification_report(val.y, shown_probs.argmax(1))
-    card["metrics"] = {"split": card["metrics"]["split"], "mirror_average": calibration["mirror_average"], **report.to_dict()}
-    card_path(args.model).write_text(json.dumps(card, indent=2) + "\n")
+    card.metrics = {"split": card.metrics["split"], "mirror_average": calibration["mirror_average"], **report.to_dict()}
+    card.write(card_path(args.model))
     plot_confusion(report, Path(args.model).parent / "confusion_matrix.png", "int8 model on FER-2013 val (PublicTest)")
     t = calibration["temperature"]
     plot_reliability(calibration["reliability"], Path(args.model).parent / "reliability.png",

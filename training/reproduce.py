@@ -14,7 +14,6 @@ training-curve PNG.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import shlex
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emotion_cam.card import ModelCard
 from emotion_cam.classify import EmotionClassifier
 from emotion_cam.evaluate import latency_ms, predict_all
 from emotion_cam.labels import EMOTIONS
@@ -247,8 +247,8 @@ def run(args: argparse.Namespace) -> dict:
         },
     }
     clf = EmotionClassifier(out / MODEL_FILE, card={"labels": list(EMOTIONS)})
-    card["input"]["scale"], card["input"]["zero_point"] = float(clf._in_scale), int(clf._in_zero)
-    (out / MODEL_FILE).with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    card["input"]["scale"], card["input"]["zero_point"] = clf.input_quantisation
+    ModelCard.from_dict(card).write((out / MODEL_FILE).with_suffix(".json"))
     plot_confusion(int8_report, out / "confusion_matrix.png", "int8 model on FER-2013 val (PublicTest)")
     plot_reliability(calibration["reliability"], out / "reliability.png",
                      f"int8 model on FER-2013 val, {'mirror-averaged' if calibration['mirror_average'] else 'single crop'}, "

@@ -201,6 +201,8 @@ class MainWindow(QMainWindow):
         self.worker.frame_shown()
         if self.pause_action.isChecked() and not msg.still:
             return
+        if not msg.still and msg.source != str(self.current_source):
+            return  # a frame of the previous source, sent before the switch reached the worker
         self.last_message = msg
         self.frames_received += 1
         self.view.set_image(to_qimage(msg.image))
@@ -222,8 +224,7 @@ class MainWindow(QMainWindow):
     @Slot(object, str)
     def on_problem(self, kind: Problem, text: str) -> None:
         self.statusBar().showMessage(text.splitlines()[0], 10000)
-        if self.view.image() is None or kind is Problem.IMAGE:
-            self.view.set_message("!" + text if self.view.image() is not None else text)
+        self.view.set_message("!" + text if self.view.image() is not None else text)  # "!": drawn over the picture
         if kind is Problem.IMAGE:
             QMessageBox.warning(self, "EmotionCam", text)
 

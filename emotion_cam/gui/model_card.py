@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout
 
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.card import ModelCard
 
 
 def calibration_text(cal: dict) -> str:
@@ -25,21 +25,22 @@ def calibration_text(cal: dict) -> str:
 class ModelCardDialog(QDialog):
     """Help → About model: what the shipped model is and how well it measured."""
 
-    def __init__(self, model_path: Path, card: dict, parent=None):
+    def __init__(self, model_path: Path, model_card: ModelCard, parent=None):
         super().__init__(parent)
         self.setWindowTitle("About the emotion model")
         layout = QVBoxLayout(self)
-        m = card.get("metrics", {})
+        card = model_card.details
+        m = model_card.metrics
         rows = "".join(
             f"<tr><td>{name}</td><td>{pc['precision']:.2f}</td><td>{pc['recall']:.2f}</td><td>{pc['f1']:.2f}</td><td>{pc['support']}</td></tr>"
             for name, pc in m.get("per_class", {}).items())
         size_kb = card.get("size_bytes", model_path.stat().st_size if model_path.exists() else 0) / 1024
         text = (f"<b>{card.get('name', model_path.name)}</b><br>{model_path}<br>"
-                f"Labels: {', '.join(card.get('labels', EMOTIONS))}<br>"
+                f"Labels: {', '.join(model_card.labels)}<br>"
                 f"Size: {size_kb:.0f} KB, {card.get('params', 0):,} parameters, {card.get('macs', 0) / 1e6:.1f} M MACs, "
                 f"{card.get('latency_ms_single_thread_median', 0):.2f} ms per face (1 thread)<br>"
                 f"Accuracy {m.get('accuracy', 0):.1%}, macro-F1 {m.get('macro_f1', 0):.3f} on {m.get('split', 'validation data')}"
-                f"{calibration_text(card.get('calibration') or {})}"
+                f"{calibration_text(model_card.calibration)}"
                 f"<table cellspacing=6><tr><th align=left>emotion</th><th>precision</th><th>recall</th><th>F1</th><th>faces</th></tr>{rows}</table>")
         label = QLabel(text)
         label.setTextFormat(Qt.TextFormat.RichText)

@@ -98,6 +98,10 @@ class FrameWorker(QObject):
             self._cap = open_capture(source)
         except SourceError as exc:
             self._cap = None
+            if not is_camera(source):  # a camera may be plugged in later and is retried; a bad file is not
+                self._source = None
+                if self._timer is not None:
+                    self._timer.stop()
             self.problem.emit(Problem.SOURCE, f"{exc}\n\nUse File → Open image or File → Open video instead.")
             return
         self._video_fps = self._cap.get(cv2.CAP_PROP_FPS) if not is_camera(source) else 0.0
