@@ -70,6 +70,7 @@ class Pipeline:
         self._force_detect = True
         self._since_detect = 0
         self._prev_gray: np.ndarray | None = None
+        self._unsure: dict[int, bool] = {}  # per track ID: shown as unsure in the last frame
 
     @property
     def cuts(self) -> int:
@@ -84,13 +85,17 @@ class Pipeline:
         """Forget all tracks (a new video, a camera switch)."""
         self.tracker.reset()
         self.smoother.reset()
+        self._unsure = {}
         self._frame_index = 0
         self._force_detect = True
         self._since_detect = 0
         self._prev_gray = None
 
-    def unsure(self, probs: np.ndarray) -> bool:
-        return bool(probs.max() < self.classifier.unsure_below)
+    UNSURE_HYSTERESIS = 0.03  # a tracked face leaves "unsure" only this far above the threshold
+
+    def unsure(self, probs: np.ndarray, was_unsure: bool = False) -> bool:
+        """Below the card's threshold; a face shown as unsure stays so until it is clearly above it (no blinking)."""
+        return bool(probs.max() < self.classifier.unsure_below + (self.UNSURE_HYSTERESIS if was_unsure else 0.0))
 
     # -- still images -----------------------------------------------------------------------------
     def detect(self, gray: np.ndarray, min_face: int) -> Detections:
@@ -144,7 +149,8 @@ class Pipeline:
         raw = self._classify(gray, points, timed)
         with timed("smooth"):
             smoothed = self.smoother.update([tr.track_id for tr in tracks], raw, t)
-            faces = [Face(tr.box.copy(), pts, s, p, tr.track_id, tr.score, uncertain=self.unsure(s))
+            self._unsure = {tr.track_id: self.unsure(s, self._unsure.get(tr.track_id, False)) for tr, s in zip(tracks, smoothed)}
+            faces = [Face(tr.box.copy(), pts, s, p, tr.track_id, tr.score, uncertain=self._unsure[tr.track_id])
                      for tr, pts, s, p in zip(tracks, points, smoothed, raw)]
         result = FrameResult(faces, timed.ms, self._frame_index, t)
         self._frame_index += 1

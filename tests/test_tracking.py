@@ -152,3 +152,16 @@ def test_smoother_ignores_a_one_frame_blip_but_follows_a_real_change():
     assert switched_at is not None and switched_at <= 0.5
     s.reset()
     assert s.probs is None
+
+
+def test_unsure_does_not_blink_on_a_face_hovering_at_the_threshold(pipeline):
+    thr = pipeline.classifier.unsure_below
+    if thr == 0:
+        pytest.skip("the shipped model's card has no unsure threshold")
+    hovering = np.full(7, (1 - (thr + 0.01)) / 6, np.float32)
+    hovering[3] = thr + 0.01
+    assert not pipeline.unsure(hovering)  # a still image, or a face that was sure: the threshold itself
+    assert pipeline.unsure(hovering, was_unsure=True)  # a face shown as unsure stays so until clearly above
+    clearly = hovering.copy()
+    clearly[3] = thr + pipeline.UNSURE_HYSTERESIS + 0.01
+    assert not pipeline.unsure(clearly, was_unsure=True)
