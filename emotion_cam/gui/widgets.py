@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from emotion_cam.draw import COLOURS, face_colour
+from emotion_cam.draw import COLOURS
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.results import Face
 
@@ -107,8 +107,8 @@ class FacePanel(QWidget):
             f = p.font()
             f.setBold(True)
             p.setFont(f)
-            b, g, r = face_colour(face)
-            p.setPen(QColor(r, g, b))
+            # "unsure" in the panel's own text colour: the overlay's light grey would vanish on a light panel
+            p.setPen(self.palette().text().color() if face.uncertain else qcolour(face.label))
             p.drawText(8, y + 13, title)
             f.setBold(False)
             p.setFont(f)
