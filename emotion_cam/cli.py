@@ -130,7 +130,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for i, f in enumerate(result.faces, 1):
                 top3 = sorted(f.to_dict()["probabilities"].items(), key=lambda kv: -kv[1])[:3]
                 x1, y1, x2, y2 = (int(v) for v in f.box)
-                print(f"  {i}. {f.label:<8} {f.confidence:5.1%}  box ({x1},{y1})-({x2},{y2})  " + ", ".join(f"{k} {v:.0%}" for k, v in top3))
+                shown = f"{f.label:<8} {f.confidence:5.1%}" + (" (unsure)" if f.uncertain else "")
+                print(f"  {i}. {shown}  box ({x1},{y1})-({x2},{y2})  " + ", ".join(f"{k} {v:.0%}" for k, v in top3))
     if args.json:
         print(json.dumps(results, indent=2))
     return 1 if failed else 0
