@@ -15,6 +15,7 @@ a false track.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -38,8 +39,17 @@ DEFAULT_INPUTS = [("woman2.mp4", (640, 480)), ("short_hamilton_clip.mp4", None)]
 
 
 def process_age_s() -> float:
-    """Seconds since this process started."""
-    return time.time() - psutil.Process().create_time()
+    """Seconds since this process started, to 10 ms (Linux /proc); 0 where unknown.
+
+    Not psutil's create_time(): it adds the boot time, which Linux gives in whole seconds,
+    so the age came out up to a second wrong (0.28 s for a process 0.05 s old).
+    """
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def peak_rss_mb() -> float:
