@@ -30,7 +30,7 @@ import psutil
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import main_face
-from emotion_cam.track import iou_matrix
+from emotion_cam.track import around, iou_matrix
 from emotion_cam.video import SourceError, frames, is_camera, open_capture
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
@@ -218,9 +218,8 @@ def _face_near(pipeline: Pipeline, frame: np.ndarray, box: np.ndarray) -> bool:
     The full-frame reference misses faces that look down or sit small; a box on such a face is not a false track.
     """
     h, w = frame.shape[:2]
-    x1, y1, x2, y2 = box
-    bw, bh = x2 - x1, y2 - y1
-    rx1, ry1, rx2, ry2 = int(max(0, x1 - bw / 2)), int(max(0, y1 - bh / 2)), int(min(w, x2 + bw / 2)), int(min(h, y2 + bh / 2))
+    rx1, ry1, rx2, ry2 = around(box, w, h)
+    bh = box[3] - box[1]
     if rx2 - rx1 < 8 or ry2 - ry1 < 8:
         return False
     roi = cv2.cvtColor(frame[ry1:ry2, rx1:rx2], cv2.COLOR_BGR2GRAY)

@@ -48,6 +48,13 @@ def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     return pairs
 
 
+def around(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """The box grown by half its size on every side, clipped to the frame: where to look again for its face."""
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    return int(max(0, x1 - bw / 2)), int(max(0, y1 - bh / 2)), int(min(width, x2 + bw / 2)), int(min(height, y2 + bh / 2))
+
+
 @dataclass
 class SceneThumb:
     """A tiny grayscale copy of a frame and its histogram, to notice cuts between consecutive frames."""
@@ -136,10 +143,8 @@ class Tracker:
         gone = []
         h, w = gray.shape[:2]
         for tr in tracks:
-            x1, y1, x2, y2 = tr.box
-            bw, bh = x2 - x1, y2 - y1
-            rx1, ry1 = int(max(0, x1 - bw / 2)), int(max(0, y1 - bh / 2))
-            rx2, ry2 = int(min(w, x2 + bw / 2)), int(min(h, y2 + bh / 2))
+            rx1, ry1, rx2, ry2 = around(tr.box, w, h)
+            bh = tr.box[3] - tr.box[1]
             if rx2 - rx1 < 8 or ry2 - ry1 < 8:
                 gone.append(tr)
                 continue
