@@ -15,7 +15,7 @@ import numpy as np
 
 from emotion_cam.align import CropGeometry, align_face
 from emotion_cam.classify import Classifier, load_classifier
-from emotion_cam.detect import Detections, auto_scale, make_detector
+from emotion_cam.detect import Detections, auto_scale, detect_close_up, make_detector
 from emotion_cam.landmarks import LandmarkPredictor
 from emotion_cam.results import Face, FrameResult
 from emotion_cam.smooth import TrackSmoother
@@ -99,8 +99,10 @@ class Pipeline:
 
     # -- still images -----------------------------------------------------------------------------
     def detect(self, gray: np.ndarray, min_face: int) -> Detections:
+        """Faces from ``min_face`` px up; if there are none, a second look for one that fills the image or touches its edges."""
         scale = auto_scale(gray.shape, min_face, self.detector.window)
-        return self.detector.detect(gray, scale=scale, min_size=min_face // 2)
+        dets = self.detector.detect(gray, scale=scale, min_size=min_face // 2)
+        return dets if len(dets) else detect_close_up(self.detector, gray)
 
     def process_image(self, image: np.ndarray, min_face: int | None = None) -> FrameResult:
         """All faces in a still image: a full detection at a scale that finds small faces."""
