@@ -23,6 +23,8 @@ def _pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", choices=("hog", "haar"), default="hog", help="face detector (default: dlib HOG)")
     p.add_argument("--landmarks", type=int, choices=(5, 68), default=5, help="landmark model points (default: 5)")
     p.add_argument("--threads", type=int, default=1, help="OpenCV and LiteRT threads (default: 1)")
+    p.add_argument("--detect-threads", type=int, default=2,
+                   help="detection jobs run side by side on a large video frame (default: 2)")
     _mirror_option(p)
 
 
@@ -35,8 +37,8 @@ def _mirror_option(p: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace):
     from emotion_cam.pipeline import PipelineConfig
 
-    return PipelineConfig(detector=args.detector, landmark_points=args.landmarks, threads=args.threads, model_path=args.model,
-                          mirror_average=args.mirror_average)
+    return PipelineConfig(detector=args.detector, landmark_points=args.landmarks, threads=args.threads,
+                          detect_threads=max(1, args.detect_threads), model_path=args.model, mirror_average=args.mirror_average)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,11 +111,12 @@ class Tracker:
         self.cuts += int(cut)
         return cut
 
-    def update_detections(self, boxes: np.ndarray, scores: np.ndarray, t: float, drop_unmatched: bool = False) -> list[Track]:
-        """Match a full detection pass: matched tracks take the detected box, new faces get new IDs.
+    def update_detections(self, boxes: np.ndarray, scores: np.ndarray, t: float, owned=None) -> list[Track]:
+        """Match a detection pass: matched tracks take the detected box, new faces get new IDs.
 
-        Unmatched tracks age (dropped after ``max_age_s``), or are dropped at once with ``drop_unmatched``
-        (after a scene cut). Returns the unmatched tracks that were kept, for ``confirm``.
+        An unmatched track counts as missed only where the pass looked for it (``owned(boxes) -> bool
+        mask``; everywhere by default); a missed track ages (dropped after ``max_age_s``). Returns the
+        missed tracks that were kept, for ``confirm``.
         """
         current = np.array([tr.box for tr in self.tracks], np.float32).reshape(-1, 4)
         pairs = greedy_match(iou_matrix(current, boxes), self.iou_threshold)
@@ -124,15 +125,15 @@ class Tracker:
         for r, c in pairs:
             tr = self.tracks[r]
             tr.box, tr.score, tr.last_confirmed = boxes[c].astype(np.float32), float(scores[c]), t
-        unmatched = [tr for i, tr in enumerate(self.tracks) if i not in matched_tracks
-                     and not drop_unmatched and t - tr.last_confirmed <= self.max_age_s]
-        kept = {id(tr) for tr in unmatched}
-        self.tracks = [tr for i, tr in enumerate(self.tracks) if i in matched_tracks or id(tr) in kept]
+        looked = owned(current) if owned is not None else np.ones(len(current), bool)
+        missed = [tr for i, tr in enumerate(self.tracks) if i not in matched_tracks and looked[i]]
+        stale = {id(tr) for tr in missed if t - tr.last_confirmed > self.max_age_s}
+        self.tracks = [tr for tr in self.tracks if id(tr) not in stale]
         for c in range(len(boxes)):
             if c not in matched_dets:
                 self.tracks.append(Track(self._next_id, boxes[c].astype(np.float32), t, score=float(scores[c])))
                 self._next_id += 1
-        return unmatched
+        return [tr for tr in missed if id(tr) not in stale]
 
     def confirm(self, gray: np.ndarray, tracks: list[Track], detector, t: float) -> None:
         """Look again, closely, around each of ``tracks`` (missed by a full detection); drop those with no face there.

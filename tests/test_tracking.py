@@ -11,13 +11,13 @@ from emotion_cam.track import Tracker, greedy_match, iou_matrix
 
 @pytest.fixture(scope="module")
 def face_crops(faces_dir, pipeline):
-    """Two real faces cut generously from bald_guys.jpg (different people), 150 px tall."""
+    """Two real faces cut from bald_guys.jpg (different people), 150 px tall, each the only face in its crop."""
     img = cv2.imread(str(faces_dir / "bald_guys.jpg"))
     faces = sorted(pipeline.process_image(img).faces, key=lambda f: -(f.box[2] - f.box[0]))
     crops = []
     for f in faces[:2]:
         x1, y1, x2, y2 = f.box
-        m = 0.6 * (x2 - x1)
+        m = 0.35 * (x2 - x1)  # wider crops take in a 37 px face from a picture beside one of them
         crop = img[int(max(0, y1 - m)):int(y2 + m), int(max(0, x1 - m)):int(x2 + m)]
         crops.append(cv2.resize(crop, (150, 150)))
     return crops
