@@ -35,7 +35,7 @@ from emotion_cam.video import SourceError, frames, is_camera, open_capture
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
 MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "videos"
-DEFAULT_INPUTS = [("woman2.mp4", (640, 480)), ("short_hamilton_clip.mp4", None)]
+DEFAULT_INPUTS = [("woman2.mp4", (640, 480)), ("short_hamilton_clip.mp4", None), ("crowd_1080p.mp4", None)]
 
 
 def process_age_s() -> float:

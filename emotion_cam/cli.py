@@ -80,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     _mirror_option(s)
 
     s = sub.add_parser("bench", help="measure per-stage latency, FPS, start-up time and memory", formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Benchmark the live pipeline. Without SOURCE: ../shared/media/videos/woman2.mp4 at 640x480 "
-                                   "and short_hamilton_clip.mp4.",
+                       description="Benchmark the live pipeline. Without SOURCE: ../shared/media/videos/woman2.mp4 at 640x480, "
+                                   "short_hamilton_clip.mp4 and crowd_1080p.mp4.",
                        epilog="example:\n  emotion-cam bench\n  emotion-cam bench clip.mp4 --threads 2 --json")
     s.add_argument("sources", nargs="*", help="video files or camera indices (default: the shared demo videos)")
     s.add_argument("--frames", type=int, help="at most this many frames per source")
