@@ -67,8 +67,10 @@ class Pipeline:
         self.geometry = CropGeometry.from_card(self.classifier.card)
         self.detector = detector or make_detector(self.config.detector)
         self.landmarks = landmarks or LandmarkPredictor(self.config.landmark_points)
-        # dlib releases the GIL while it detects, but a detector object is not thread-safe: one per thread.
-        self._detectors = [self.detector] + [type(self.detector)() for _ in range(self.config.detect_threads - 1)]
+        # dlib releases the GIL while it detects, but a detector object is not thread-safe: one per thread,
+        # and a detector passed in (whose copies this class cannot make) works alone.
+        extra = self.config.detect_threads - 1 if detector is None else 0
+        self._detectors = [self.detector] + [make_detector(self.config.detector) for _ in range(extra)]
         self._pool = ThreadPoolExecutor(len(self._detectors)) if len(self._detectors) > 1 else None
         self.tracker = Tracker(max_age_s=self.config.max_age_s)
         self.smoother = TrackSmoother(self.config.smoothing_s)
