@@ -31,7 +31,7 @@ from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import main_face
 from emotion_cam.track import around, iou_matrix
-from emotion_cam.video import SourceError, frames, is_camera, open_capture
+from emotion_cam.capture import Source, SourceError, frames
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
 MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "videos"
@@ -129,7 +129,7 @@ REFERENCE_SCALE = 2.0  # dlib's HOG window is 80 px: at 2x it finds faces from a
 
 def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | None, limit: int | None,
               reference: bool = False) -> _Pass:
-    cap = open_capture(source)
+    cap = Source.parse(source).open()
     fps_video = cap.get(cv2.CAP_PROP_FPS) or 30.0
     annotator = Annotator()
     pipeline.reset()
@@ -180,7 +180,7 @@ def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] |
     per-frame best of a few passes measures the pipeline and the first pass alone shows the
     stalls too. A camera gives different frames each time, so it gets one pass.
     """
-    if is_camera(source):
+    if Source.parse(source).is_camera:
         passes = 1
     ticks = cpu_ticks()
     runs = [_one_pass(pipeline, source, resize, limit, reference=k == 0) for k in range(max(1, passes))]
@@ -258,7 +258,7 @@ def cold_start_phases(source: str | int, resize: tuple[int, int] | None, config:
     marks = [process_age_s(), time.perf_counter()]
     pipeline = Pipeline(config)
     marks.append(time.perf_counter())
-    cap = open_capture(source)
+    cap = Source.parse(source).open()
     try:
         _, frame = next(frames(cap, 1, resize))
     finally:

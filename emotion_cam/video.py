@@ -1,87 +1,20 @@
-"""Headless video processing: frames from a file or camera through the tracking pipeline, to CSV and/or MP4."""
+"""The headless ``video`` command: frames from a file or camera through the tracking pipeline, to CSV and/or MP4."""
 from __future__ import annotations
 
 import csv
 import os
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
+from emotion_cam.capture import Source, SourceError, frames
 from emotion_cam.draw import Annotator
-from emotion_cam.imageio import looks_like_image
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import FACE_ROW_HEADER, face_rows
 
 
-class SourceError(RuntimeError):
-    """A camera or video that cannot be opened or read."""
-
-
-def is_camera(source: str | int | None) -> bool:
-    """A camera index (0, "1"), as opposed to a video file path."""
-    return isinstance(source, int) or (isinstance(source, str) and source.isdigit())
-
-
-def parse_source(source: str | int) -> str | int:
-    """A camera index ("0", 1) or a path; a missing file is an error, not a silent camera."""
-    if is_camera(source):
-        return int(source)
-    if not Path(source).exists():
-        raise SourceError(f"{source}: no such video file")
-    return source
-
-
-@contextmanager
-def quiet_opencv() -> Iterator[None]:
-    """Hold back OpenCV's warnings, e.g. while opening cameras that may be absent: the caller says so itself."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    try:
-        yield
-    finally:
-        cv2.utils.logging.setLogLevel(level)
-
-
-def open_capture(source: str | int) -> cv2.VideoCapture:
-    src = parse_source(source)
-    if isinstance(src, str) and Path(src).is_file():
-        with open(src, "rb") as f:
-            head = f.read(16)
-        if looks_like_image(head):  # FFmpeg would play a photo as a one-frame video
-            raise SourceError(f"{src} is a still image, not a video: open it as an image (File → Open image, or emotion-cam predict)")
-    with quiet_opencv():
-        cap = cv2.VideoCapture(src)
-    if not cap.isOpened():
-        cap.release()
-        what = f"camera {src}" if isinstance(src, int) else f"{src}"
-        hint = "is it connected and not in use by another program?" if isinstance(src, int) else "not a video OpenCV can read"
-        raise SourceError(f"cannot open {what}: {hint}")
-    return cap
-
-
-def frames(cap: cv2.VideoCapture, limit: int | None = None, resize: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
-    """(time in seconds, BGR frame) pairs: video time for files, wall-clock time for cameras."""
-    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-    start = time.monotonic()
-    n = 0
-    while limit is None or n < limit:
-        ok, frame = cap.read()
-        if not ok or frame is None:
-            return
-        if resize is not None:
-            frame = cv2.resize(frame, resize, interpolation=cv2.INTER_AREA)
-        t = n / fps if fps > 0 else time.monotonic() - start
-        yield t, frame
-        n += 1
-
-
-def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike | None = None,
+def process_video(pipeline: Pipeline, source: Source | str | int, out: str | os.PathLike | None = None,
                   csv_path: str | os.PathLike | None = None, limit: int | None = None, progress: bool = True) -> int:
     """Run the live pipeline over a whole video; returns the number of frames processed.
 
@@ -89,8 +22,9 @@ def process_video(pipeline: Pipeline, source: str | int, out: str | os.PathLike 
     caller) the MP4 and CSV written so far are closed properly. A file that yields no frame, or ends well
     before the frame count in its header, raises ``SourceError`` after that.
     """
-    cap = open_capture(source)
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if not is_camera(source) else 0
+    source = Source.parse(source)
+    cap = source.open()
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if not source.is_camera else 0
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     writer = None
     annotator = Annotator()

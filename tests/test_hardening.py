@@ -192,7 +192,7 @@ def test_fuzzed_images_give_an_image_or_an_image_error(seeds, data):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzzed_videos_give_frames_or_a_source_error(tmp_path, videos_dir, data):
-    from emotion_cam.video import SourceError, frames, open_capture
+    from emotion_cam.capture import Source, SourceError, frames
 
     blob = bytearray((videos_dir / "test.mp4").read_bytes()[:200_000])
     for _ in range(data.draw(st.integers(1, 6))):
@@ -201,7 +201,7 @@ def test_fuzzed_videos_give_frames_or_a_source_error(tmp_path, videos_dir, data)
     path = Path(tmp_path) / "fuzzed.mp4"
     path.write_bytes(bytes(blob))
     try:
-        cap = open_capture(str(path))
+        cap = Source.parse(str(path)).open()
     except SourceError:
         return
     try:

@@ -7,7 +7,7 @@ import pytest
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.scan import plan_scan
 from emotion_cam.track import iou_matrix
-from emotion_cam.video import frames, open_capture
+from emotion_cam.capture import Source, frames
 
 
 @pytest.mark.parametrize("shape", [(1080, 1920), (2160, 3840), (720, 1280)])
@@ -37,7 +37,7 @@ def test_small_faces_in_1080p_get_live_boxes(videos_dir):
     """crowd_1080p.mp4: after the first pass, the live boxes cover >= 90% of the faces a thorough 2x detection
     finds (11 of 12); 7 of 12 with the old live path, which looked for faces from 80 px every 30 frames."""
     pipeline = Pipeline(PipelineConfig())
-    cap = open_capture(str(videos_dir / "crowd_1080p.mp4"))
+    cap = Source.parse(videos_dir / "crowd_1080p.mp4").open()
     found = total = 0
     try:
         for i, (t, frame) in enumerate(frames(cap, 31)):

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from emotion_cam.classify import ModelError
 from emotion_cam.landmarks import ModelFileError
 from emotion_cam.pipeline import Pipeline, PipelineConfig
-from emotion_cam.video import is_camera
+from emotion_cam.capture import Source
 
 
 def create_window(source=None, image: str | None = None, settings: QSettings | None = None, config: PipelineConfig | None = None):
@@ -22,7 +22,7 @@ def create_window(source=None, image: str | None = None, settings: QSettings | N
     config.landmark_points = 68 if settings.value("landmarks", False, type=bool) else 5
     window = MainWindow(Pipeline(config), settings)
     if image:
-        window.current_source = source if source is not None else settings.value("camera", 0, type=int)
+        window.current_source = Source.parse(source if source is not None else settings.value("camera", 0, type=int))
         window.open_image(image)
     else:
         window.start_source(source if source is not None else settings.value("camera", 0, type=int))
@@ -41,7 +41,7 @@ def run_app(source=None, image: str | None = None, quit_requested: threading.Eve
         print(f"emotion-cam: error: {exc}", file=sys.stderr)
         return 2
     window.show()
-    if is_camera(window.current_source) and not image:
+    if window.current_source.is_camera and not image:
         QTimer.singleShot(0, window.request_cameras.emit)  # fill the Camera menu; a video file probes no camera
     # Qt's event loop runs in C++; a timer lets Python run its signal handlers and notice the request.
     watchdog = QTimer(window)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSc
 
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import main_face
-from emotion_cam.video import is_camera
+from emotion_cam.capture import Source
 from emotion_cam.gui.model_card import ModelCardDialog
 from emotion_cam.gui.session import SessionRecorder
 from emotion_cam.gui.widgets import FacePanel, Timeline, VideoView, to_qimage
@@ -45,7 +45,7 @@ class MainWindow(QMainWindow):
 
         self.view = VideoView()
         self.panel = FacePanel()
-        self.current_source = None
+        self.current_source: Source | None = None
         self.timeline = Timeline()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -148,17 +148,18 @@ class MainWindow(QMainWindow):
             self.request_mirror_average.emit(on)
 
     # -- sources ------------------------------------------------------------------------------------
-    def start_source(self, source) -> None:
+    def start_source(self, source: Source | str | int) -> None:
+        source = Source.parse(source)
         self.view.set_image(None)
-        self.view.set_message(f"Opening {'camera ' + str(source) if is_camera(source) else source}…")
+        self.view.set_message(f"Opening {source.label}…")
         self.timeline.clear()
         self.current_source = source
         self.request_source.emit(source)
 
     @Slot(object)
-    def on_source_opened(self, source) -> None:
-        if isinstance(source, int):  # only a camera that opened is remembered: a mistyped --source 5 is not
-            self.settings.setValue("camera", source)
+    def on_source_opened(self, source: Source) -> None:
+        if source.is_camera:  # only a camera that opened is remembered: a mistyped --source 5 is not
+            self.settings.setValue("camera", source.camera)
 
     def open_image(self, path: str) -> None:
         """Process a still image in the worker and show it (the path the file dialog and drag-and-drop use)."""
@@ -191,7 +192,7 @@ class MainWindow(QMainWindow):
         for index in indices:
             action = self.camera_menu.addAction(f"Camera {index}")
             action.setCheckable(True)
-            action.setChecked(str(index) == str(getattr(self, "current_source", "")))
+            action.setChecked(self.current_source == Source(camera=index))
             self.camera_group.addAction(action)
             action.triggered.connect(lambda _=False, i=index: self.start_source(i))
 

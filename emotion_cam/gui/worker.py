@@ -22,7 +22,7 @@ from emotion_cam.draw import Annotator
 from emotion_cam.imageio import ImageError, read_image
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import Face
-from emotion_cam.video import SourceError, is_camera, open_capture, parse_source, quiet_opencv
+from emotion_cam.capture import Source, SourceError, probe_cameras
 
 
 class Problem(enum.Enum):
@@ -49,7 +49,7 @@ class FrameWorker(QObject):
     status = Signal(str)  # transient information for the status bar
     problem = Signal(object, str)  # (Problem, text): something the user must see
     cameras_found = Signal(list)  # camera indices that open
-    source_opened = Signal(object)  # a camera index or video path that opened: only such a camera is remembered
+    source_opened = Signal(object)  # the Source that opened: only such a camera is remembered
     stopped = Signal()
 
     RETRY_S = 1.0
@@ -61,7 +61,7 @@ class FrameWorker(QObject):
         self.mirror = False
         self.paused = False
         self._cap: cv2.VideoCapture | None = None
-        self._source: str | int | None = None
+        self._source: Source | None = None
         self._timer: QTimer | None = None
         self._in_flight = threading.Event()
         self.stopping = threading.Event()  # set from the GUI thread on close: skip any further work
@@ -89,27 +89,27 @@ class FrameWorker(QObject):
 
     @Slot(object)
     def open_source(self, source) -> None:
-        """Start live processing from a camera index or video file."""
+        """Start live processing from a camera or video file (a ``Source``, or an index or path to parse)."""
         self._release()
         self._still = None
         self.pipeline.reset()
-        self._source = source
+        self._source = source = Source.parse(source)
         try:
-            self._cap = open_capture(source)
+            self._cap = source.open()
         except SourceError as exc:
             self._cap = None
-            if not is_camera(source):  # a camera may be plugged in later and is retried; a bad file is not
+            if not source.is_camera:  # a camera may be plugged in later and is retried; a bad file is not
                 self._source = None
                 if self._timer is not None:
                     self._timer.stop()
             self.problem.emit(Problem.SOURCE, f"{exc}\n\nUse File → Open image or File → Open video instead.")
             return
-        self._video_fps = self._cap.get(cv2.CAP_PROP_FPS) if not is_camera(source) else 0.0
+        self._video_fps = self._cap.get(cv2.CAP_PROP_FPS) if not source.is_camera else 0.0
         self._t0 = time.monotonic()
         self._frames = 0
         self._frames_read = 0
-        self.source_opened.emit(parse_source(source))
-        self.status.emit(f"Live: {'camera ' + str(source) if is_camera(source) else source}")
+        self.source_opened.emit(source)
+        self.status.emit(f"Live: {source.label}")
         if self._timer is not None:
             self._timer.start()
 
@@ -138,8 +138,8 @@ class FrameWorker(QObject):
     @Slot(object)
     def resume_live(self, source) -> None:
         """Back to the live source after a photo: the one that was open, else ``source`` (the window's choice)."""
-        if self._source is None:
-            self._source = source
+        if self._source is None and source is not None:
+            self._source = Source.parse(source)
         if self._source is None:
             self.problem.emit(Problem.SOURCE, "No camera or video is open. Use File → Open video, or pick a camera.")
             return
@@ -174,18 +174,8 @@ class FrameWorker(QObject):
 
     @Slot()
     def probe_cameras(self) -> None:
-        # Most indices have no camera; OpenCV would print a warning for each one it tries.
-        found = []
-        with quiet_opencv():
-            for index in range(5):
-                if index == self._source and self._cap is not None:
-                    found.append(index)
-                    continue
-                cap = cv2.VideoCapture(index)
-                if cap.isOpened():
-                    found.append(index)
-                cap.release()
-        self.cameras_found.emit(found)
+        in_use = self._source.camera if self._source is not None and self._cap is not None else None
+        self.cameras_found.emit(probe_cameras(already_open=in_use))
 
     @Slot()
     def stop(self) -> None:
@@ -272,14 +262,14 @@ class FrameWorker(QObject):
             self._frames = 0
             return
         self._release()
-        self.status.emit(f"Camera {self._source} stopped sending frames: retrying every second…")
+        self.status.emit(f"{self._source.label.capitalize()} stopped sending frames: retrying every second…")
         self._retry_at = time.monotonic() + self.RETRY_S
 
     def _reopen(self) -> None:
         self._retry_at = time.monotonic() + self.RETRY_S
         try:
-            self._cap = open_capture(self._source)
+            self._cap = self._source.open()
             self.pipeline.reset()
-            self.status.emit(f"Camera {self._source} is back")
+            self.status.emit(f"{self._source.label.capitalize()} is back")
         except SourceError:
             self._cap = None
