@@ -1,8 +1,6 @@
 """Bad and odd image files: each gives a clear ImageError naming the file, or the right picture."""
 from __future__ import annotations
 
-import io
-import shutil
 
 import cv2
 import numpy as np

@@ -56,7 +56,7 @@ def test_csv_loader_matches_the_folder_and_skips_bad_rows(small_folder, tmp_path
 
 
 def test_cache_round_trip(small_folder, tmp_path):
-    from training.data import load
+    from training.split_cache import load_cached as load
 
     first = load(small_folder, "val", tmp_path)
     assert len(list(tmp_path.glob("*.npz"))) == 1
@@ -256,7 +256,7 @@ def test_a_run_killed_and_resumed_on_a_new_machine_continues_where_it_stopped(ti
 
 
 def test_a_changed_schedule_is_refused_rather_than_restarted(tiny_fer, tmp_path):
-    from training.data import load
+    from training.split_cache import load_cached as load
     from training.train import TrainConfig, train
 
     tr, va = load(tiny_fer, "train", None), load(tiny_fer, "val", None)

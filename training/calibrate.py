@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from emotion_cam.classify import card_path, load_card
     from emotion_cam.metrics import classification_report
-    from training import data as fer
+    from training.split_cache import load_cached
     from training.report import plot_confusion, plot_reliability
 
     p = argparse.ArgumentParser(description=main.__doc__)
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", default=".cache")
     args = p.parse_args(argv)
     card = load_card(args.model)
-    val = fer.load(args.data, "val", args.cache_dir)
+    val = load_cached(args.data, "val", args.cache_dir)
     calibration, shown_probs = runtime_calibration(args.model, val.x, val.y, card.calibration.get("temperature"))
     card.calibration = {**card.calibration, **calibration}
     report = classification_report(val.y, shown_probs.argmax(1))

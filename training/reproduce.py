@@ -10,44 +10,103 @@ where it stopped; ``--durable DIR`` keeps a copy of the long run's checkpoint in
 a folder that is committed, so a new machine resumes from there. The export
 writes the int8 model, its model card (JSON), a confusion-matrix PNG and a
 training-curve PNG.
+
+Everything that decides the model is one ``Recipe``, where its inputs and outputs
+live is ``Paths``, and ``run`` calls the stages in order, each a function of its own.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import shlex
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from emotion_cam.card import ModelCard
 from emotion_cam.classify import EmotionClassifier
+from emotion_cam.dataset import Split, load_folder, resolve
 from emotion_cam.evaluate import latency_ms, predict_all
 from emotion_cam.labels import EMOTIONS
-from emotion_cam.metrics import classification_report
-from training import data as fer
+from emotion_cam.metrics import Report, classification_report
+from training.split_cache import load_cached
 from training.train import TrainConfig, add_config_arguments, config_from
 
 log = logging.getLogger("training.reproduce")
 MODEL_FILE = "emotion_int8.tflite"
 
 
-def keras_probs(model, split: fer.Split, batch: int = 256) -> np.ndarray:
+@dataclass
+class Recipe:
+    """Everything that decides the model; the training run's own settings are ``train``."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    keep: float = 0.75  # fraction of channels kept by pruning; 1: no pruning
+    finetune_epochs: int = 1  # after pruning: a quarter of the learning rate, no warm-up, no weight average
+    finetune_fraction: float = 1.0  # of the training set seen per fine-tuning epoch
+    class_offsets: bool = True  # tune per-class logit offsets on val (kept only if a two-fold estimate gains)
+    int8_faces: int = 500  # training faces that set the int8 activation ranges (the converter's representative data)
+    geometry_faces: int = 3000  # training faces whose landmarks fix the crop geometry
+    limit_per_class: int = 0  # > 0: only this many faces per class (smoke tests)
+
+    def finetune(self, widths: list[int]) -> TrainConfig:
+        return replace(self.train, epochs=self.finetune_epochs, lr=self.train.lr / 4, warmup_epochs=0, widths=widths,
+                       ema_decay=0.0)
+
+
+@dataclass
+class Paths:
+    data: str  # FER-2013 root with train/ and val/, or fer2013.csv
+    out: Path = Path("models")  # the model, its card and figures
+    runs: Path = Path("runs")  # checkpoints and logs (resumable)
+    cache_dir: str = ".cache"  # decoded splits
+    durable: str | None = None  # a committed copy of the long run's checkpoint
+    init: str | None = None  # start training from this best.pt
+
+
+@dataclass
+class Data:
+    train: Split
+    val: Split
+
+
+@dataclass
+class Pruned:
+    model: object  # a Keras model
+    widths: list[int]
+    at_once: Report  # pruned, before fine-tuning
+    finetune: TrainConfig | None
+
+
+@dataclass
+class Quantised:
+    blob: bytes
+    fp32_blob: bytes
+    single: Report  # int8 on val, single crops
+    latency_ms: float
+    base_blob: bytes  # the unpruned model in int8, for the card's before/after
+    base_report: Report
+    base_latency_ms: float
+    faces: int  # representative faces used
+
+
+def keras_probs(model, split: Split, batch: int = 256) -> np.ndarray:
     # Eager calls, not predict(): predict traces a tf.function for every new model (tens of seconds on 2 cores),
     # while a forward pass in batches needs no tracing.
     x = split.x[..., None].astype(np.float32)
     return np.concatenate([np.asarray(model(x[i:i + batch], training=False)) for i in range(0, len(x), batch)])
 
 
-def keras_report(model, split: fer.Split):
+def keras_report(model, split: Split):
     return classification_report(split.y, keras_probs(model, split).argmax(1))
 
 
-def tflite_stats(blob: bytes, path: Path, split: fer.Split) -> tuple[dict, float]:
+def tflite_stats(blob: bytes, path: Path, split: Split) -> tuple[dict, float]:
     """Write ``blob`` to ``path``; return its val report (via LiteRT) and median single-thread latency."""
     path.write_bytes(blob)
     clf = EmotionClassifier(path, num_threads=1, card={"labels": list(EMOTIONS)})
@@ -55,15 +114,21 @@ def tflite_stats(blob: bytes, path: Path, split: fer.Split) -> tuple[dict, float
     return report, latency_ms(clf, split.x[0])
 
 
-def train_base(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, args: argparse.Namespace):
+def load_data(recipe: Recipe, paths: Paths) -> Data:
+    if recipe.limit_per_class:
+        return Data(*(load_folder(resolve(paths.data, s), limit_per_class=recipe.limit_per_class) for s in ("train", "val")))
+    return Data(load_cached(paths.data, "train", paths.cache_dir), load_cached(paths.data, "val", paths.cache_dir))
+
+
+def train_base(recipe: Recipe, paths: Paths, data: Data):
     """Stage 1: the long PyTorch run (resumable; picks up the durable checkpoint on a new machine)."""
     from training.train import load_net, train
 
-    init = load_net(args.init) if args.init else None
-    return train(cfg, train_split, val_split, Path(args.runs) / cfg.arch, init=init, durable=args.durable)
+    init = load_net(paths.init) if paths.init else None
+    return train(recipe.train, data.train, data.val, paths.runs / recipe.train.arch, init=init, durable=paths.durable)
 
 
-def export_to_keras(net, val_split: fer.Split):
+def export_to_keras(net, val_split: Split):
     """Stage 2: the same weights in the Keras build; returns it and the largest probability difference on val."""
     import torch
 
@@ -77,31 +142,46 @@ def export_to_keras(net, val_split: fer.Split):
     return model, diff
 
 
-def prune_and_finetune(base, cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, args: argparse.Namespace):
-    """Stage 3: channel pruning in Keras, fine-tuning of the narrower net in PyTorch, back to Keras."""
+def prune_and_finetune(base, widths: list[int], base_report: Report, recipe: Recipe, paths: Paths,
+                       data: Data) -> Pruned:
+    """Stage 3: channel pruning in Keras, fine-tuning of the narrower net in PyTorch, back to Keras (nothing with keep 1)."""
+    if recipe.keep >= 1.0:
+        return Pruned(base, widths, base_report, None)
     from training.convert import from_keras, to_keras
     from training.prune import prune
     from training.train import train
 
-    pruned, widths = prune(base, cfg.arch, args.keep)
-    at_once = keras_report(pruned, val_split)
-    ft_cfg = replace(cfg, epochs=args.finetune_epochs, lr=cfg.lr / 4, warmup_epochs=0, widths=widths, ema_decay=0.0)
-    ft_split = train_split
-    if args.finetune_fraction < 1.0:
-        rng = np.random.default_rng(cfg.seed)
-        keep_idx = np.sort(rng.permutation(len(train_split))[: int(len(train_split) * args.finetune_fraction)])
-        ft_split = fer.Split(train_split.x[keep_idx], train_split.y[keep_idx], train_split.source)
-    tuned = train(ft_cfg, ft_split, val_split, Path(args.runs) / f"{cfg.arch}-pruned", init=from_keras(pruned, cfg.arch))
-    return to_keras(tuned), widths, at_once, ft_cfg
+    arch, seed = recipe.train.arch, recipe.train.seed
+    pruned, widths = prune(base, arch, recipe.keep)
+    at_once = keras_report(pruned, data.val)
+    ft_cfg = recipe.finetune(widths)
+    ft_split = data.train
+    if recipe.finetune_fraction < 1.0:
+        rng = np.random.default_rng(seed)
+        keep_idx = np.sort(rng.permutation(len(data.train))[: int(len(data.train) * recipe.finetune_fraction)])
+        ft_split = Split(data.train.x[keep_idx], data.train.y[keep_idx], data.train.source)
+    tuned = train(ft_cfg, ft_split, data.val, paths.runs / f"{arch}-pruned", init=from_keras(pruned, arch))
+    return Pruned(to_keras(tuned), widths, at_once, ft_cfg)
 
 
-def calibrate_temperature(model, val_split: fer.Split) -> tuple[float, dict]:
+def tune_class_offsets(model, probs: np.ndarray, recipe: Recipe, val_split: Split) -> tuple[np.ndarray, dict | None]:
+    """Stage 4: per-class logit offsets tuned on val, folded into the output layer's bias (zeros when turned off)."""
+    from training.calibrate import choose_offsets, fold_into_model
+
+    offsets, estimate = np.zeros(len(EMOTIONS)), None
+    if recipe.class_offsets:
+        offsets, estimate = choose_offsets(np.log(np.clip(probs, 1e-7, 1.0)), val_split.y)
+    fold_into_model(model, offsets)
+    return offsets, estimate
+
+
+def calibrate_temperature(model, val_split: Split) -> tuple[float, dict]:
     """Stage 5: the temperature minimising val NLL of the mirror-averaged probabilities; figures before and after."""
     from emotion_cam.metrics import expected_calibration_error, negative_log_likelihood
     from training.calibrate import fit_temperature, scaled
 
     log_p = np.log(np.clip(keras_probs(model, val_split), 1e-12, 1.0))
-    log_m = np.log(np.clip(keras_probs(model, fer.Split(val_split.x[:, :, ::-1].copy(), val_split.y, "")), 1e-12, 1.0))
+    log_m = np.log(np.clip(keras_probs(model, Split(val_split.x[:, :, ::-1].copy(), val_split.y, "")), 1e-12, 1.0))
     temperature = fit_temperature(log_p, val_split.y, log_m)
 
     def figures(t: float) -> dict:
@@ -112,81 +192,85 @@ def calibrate_temperature(model, val_split: fer.Split) -> tuple[float, dict]:
     return temperature, {"temperature": temperature, "before": figures(1.0), "after": figures(temperature)}
 
 
-def run(args: argparse.Namespace) -> dict:
-    from training.calibrate import choose_offsets, fold_into_model, fold_temperature, runtime_calibration
-    from training.geometry import measure
-    from training.arch import ARCHITECTURES
-    from training.models import count_macs
+def quantise(model, base, recipe: Recipe, paths: Paths, data: Data) -> Quantised:
+    """Stage 6: full-integer int8 (and float32 for the card's comparison) into ``out``; the unpruned model too if pruned."""
     from training.quantize import representative_faces, saved_model, to_tflite
-    from training.report import plot_confusion, plot_curves, plot_reliability
+
+    rep = representative_faces(data.train.x, data.train.y, n=recipe.int8_faces)
+    with saved_model(model) as saved:
+        blob, fp32_blob = to_tflite(saved, rep), to_tflite(saved)
+    single, latency = tflite_stats(blob, paths.out / MODEL_FILE, data.val)
+    if model is base:
+        return Quantised(blob, fp32_blob, single, latency, blob, single, latency, len(rep))
+    with saved_model(base) as saved:
+        base_blob = to_tflite(saved, rep)
+    base_report, base_latency = tflite_stats(base_blob, paths.runs / "unpruned_int8.tflite", data.val)
+    return Quantised(blob, fp32_blob, single, latency, base_blob, base_report, base_latency, len(rep))
+
+
+def run(recipe: Recipe, paths: Paths) -> dict:
+    from training.calibrate import fold_temperature, runtime_calibration
+    from training.geometry import measure
 
     started = time.time()
-    runs, out = Path(args.runs), Path(args.out)
-    runs.mkdir(parents=True, exist_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    if args.limit_per_class:
-        train_split = _limited(args.data, "train", args.limit_per_class)
-        val_split = _limited(args.data, "val", args.limit_per_class)
-    else:
-        train_split = fer.load(args.data, "train", args.cache_dir)
-        val_split = fer.load(args.data, "val", args.cache_dir)
+    paths.runs.mkdir(parents=True, exist_ok=True)
+    paths.out.mkdir(parents=True, exist_ok=True)
+    data = load_data(recipe, paths)
+    cfg = recipe.train
 
-    cfg = config_from(args)
-    log.info("stage 1/7: training %s for %d epochs%s", cfg.arch, cfg.epochs, f" from {args.init}" if args.init else "")
-    net = train_base(cfg, train_split, val_split, args)
+    log.info("stage 1/7: training %s for %d epochs%s", cfg.arch, cfg.epochs, f" from {paths.init}" if paths.init else "")
+    net = train_base(recipe, paths, data)
 
     log.info("stage 2/7: copying the weights into the Keras model for conversion")
-    base, conversion_diff = export_to_keras(net, val_split)
-    base_report = keras_report(base, val_split)
+    base, conversion_diff = export_to_keras(net, data.val)
+    base_report = keras_report(base, data.val)
     log.info("Keras copy: val accuracy %.4f, largest probability difference %.2g", base_report.accuracy, conversion_diff)
 
-    pruned_dir = runs / f"{cfg.arch}-pruned"
-    if args.keep < 1.0:
-        log.info("stage 3/7: structured pruning (keep %.0f%% of channels) and fine-tuning", args.keep * 100)
-        pruned, widths, pruned_at_once, ft_cfg = prune_and_finetune(base, cfg, train_split, val_split, args)
-    else:
-        log.info("stage 3/7: no pruning (--keep 1)")
-        pruned, widths, pruned_at_once, ft_cfg = base, net.widths, base_report, None
-    pruned_probs = keras_probs(pruned, val_split)
-    pruned_report = classification_report(val_split.y, pruned_probs.argmax(1))
+    log.info("stage 3/7: %s", f"structured pruning (keep {recipe.keep:.0%} of channels) and fine-tuning"
+             if recipe.keep < 1.0 else "no pruning (--keep 1)")
+    pruned = prune_and_finetune(base, net.widths, base_report, recipe, paths, data)
+    pruned_probs = keras_probs(pruned.model, data.val)
+    pruned_report = classification_report(data.val.y, pruned_probs.argmax(1))
 
     log.info("stage 4/7: per-class logit offsets, tuned on val")
-    offsets, estimate = np.zeros(len(EMOTIONS)), None
-    if args.class_offsets:
-        offsets, estimate = choose_offsets(np.log(np.clip(pruned_probs, 1e-7, 1.0)), val_split.y)
-        log.info("two-fold estimate %s", estimate)
-    fold_into_model(pruned, offsets)
-    final_report = keras_report(pruned, val_split)
-    log.info("val macro-F1 %.4f -> %.4f, accuracy %.4f -> %.4f", pruned_report.macro_f1, final_report.macro_f1,
-             pruned_report.accuracy, final_report.accuracy)
+    offsets, estimate = tune_class_offsets(pruned.model, pruned_probs, recipe, data.val)
+    final_report = keras_report(pruned.model, data.val)
+    log.info("two-fold estimate %s; val macro-F1 %.4f -> %.4f, accuracy %.4f -> %.4f", estimate, pruned_report.macro_f1,
+             final_report.macro_f1, pruned_report.accuracy, final_report.accuracy)
 
     log.info("stage 5/7: temperature scaling on val (with mirror averaging), folded into the output layer")
-    temperature, fp32_calibration = calibrate_temperature(pruned, val_split)
-    fold_temperature(pruned, temperature)
+    temperature, fp32_calibration = calibrate_temperature(pruned.model, data.val)
+    fold_temperature(pruned.model, temperature)
     log.info("temperature %.3f: val NLL %.4f -> %.4f, ECE %.4f -> %.4f", temperature, fp32_calibration["before"]["nll"],
              fp32_calibration["after"]["nll"], fp32_calibration["before"]["ece"], fp32_calibration["after"]["ece"])
 
     log.info("stage 6/7: int8 quantisation")
-    rep = representative_faces(train_split.x, train_split.y, n=args.calibration)
-    with saved_model(pruned) as saved:
-        int8_blob, fp32_blob = to_tflite(saved, rep), to_tflite(saved)
-    single_report, int8_latency = tflite_stats(int8_blob, out / MODEL_FILE, val_split)
-    if pruned is base:
-        base_int8_blob, base_int8_report, base_latency = int8_blob, single_report, int8_latency
-    else:
-        with saved_model(base) as saved:
-            base_int8_blob = to_tflite(saved, rep)
-        base_int8_report, base_latency = tflite_stats(base_int8_blob, runs / "unpruned_int8.tflite", val_split)
-
-    calibration, shown_probs = runtime_calibration(out / MODEL_FILE, val_split.x, val_split.y, temperature)
+    int8 = quantise(pruned.model, base, recipe, paths, data)
+    calibration, shown_probs = runtime_calibration(paths.out / MODEL_FILE, data.val.x, data.val.y, temperature)
     calibration["val_fp32"] = fp32_calibration
     log.info("int8 through LiteRT: %s single, %s mirror-averaged; unsure below %.2f", calibration["val_int8_single"],
              calibration["val_int8_mirror_average"], calibration["unsure_below"])
-    int8_report = classification_report(val_split.y, shown_probs.argmax(1))  # as the app runs it
+    int8_report = classification_report(data.val.y, shown_probs.argmax(1))  # as the app runs it
 
     log.info("stage 7/7: crop geometry and export")
-    geometry = measure(train_split.x, limit=args.geometry_faces)
+    card = build_card(
+        recipe, paths, data, base=base, base_report=base_report, conversion_diff=conversion_diff, pruned=pruned,
+        pruned_report=pruned_report, final_report=final_report, offsets=offsets, estimate=estimate, int8=int8,
+        int8_report=int8_report, calibration=calibration, geometry=measure(data.train.x, limit=recipe.geometry_faces),
+        seconds=time.time() - started)
+    write_outputs(card, paths, recipe, int8_report, calibration, temperature)
+    log.info("done in %.0f s:\n%s", time.time() - started, int8_report.format())
+    return card
 
+
+def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, conversion_diff, pruned: Pruned,
+               pruned_report, final_report, offsets, estimate, int8: Quantised, int8_report, calibration, geometry,
+               seconds: float) -> dict:
+    """Stage 7: the model card; every figure in it was measured in this run."""
+    from training.arch import ARCHITECTURES
+    from training.models import count_macs
+
+    cfg, model = recipe.train, pruned.model
     arch = ARCHITECTURES[cfg.arch]
     card = {
         "name": "EmotionCam FER-2013 emotion CNN",
@@ -199,27 +283,27 @@ def run(args: argparse.Namespace) -> dict:
         },
         "output": "int8 softmax over labels; dequantise with the tensor's scale/zero_point",
         "crop_geometry": geometry,
-        "architecture": {"name": arch.name, "separable": arch.separable, "widths_before_pruning": arch.widths(), "widths": widths},
-        "params": int(pruned.count_params()),
-        "macs": count_macs(pruned),
+        "architecture": {"name": arch.name, "separable": arch.separable, "widths_before_pruning": arch.widths(), "widths": pruned.widths},
+        "params": int(model.count_params()),
+        "macs": count_macs(model),
         "conversion": {"from": "PyTorch (training.train)", "to": "Keras, then TFLite",
                        "max_probability_difference_on_val": conversion_diff},
-        "size_bytes": len(int8_blob),
-        "latency_ms_single_thread_median": round(int8_latency, 4),
-        "metrics": {"split": f"{fer.resolve(args.data, 'val')} (FER-2013 PublicTest)",
+        "size_bytes": len(int8.blob),
+        "latency_ms_single_thread_median": round(int8.latency_ms, 4),
+        "metrics": {"split": f"{resolve(paths.data, 'val')} (FER-2013 PublicTest)",
                     "mirror_average": calibration["mirror_average"], **int8_report.to_dict()},
         "pruning": {
-            "applied": args.keep < 1.0,
+            "applied": recipe.keep < 1.0,
             "method": "channel pruning by BatchNorm |gamma| (network slimming), same fraction per conv, rounded to multiples of 4, then fine-tuning"
-                      if args.keep < 1.0 else "none (--keep 1): the unpruned int8 model is the shipped one",
-            "keep_fraction": args.keep,
-            "before": {"params": int(base.count_params()), "macs": count_macs(base), "int8_size_bytes": len(base_int8_blob),
-                       "int8_latency_ms": round(base_latency, 4), "val_accuracy_fp32": base_report.accuracy,
-                       "val_accuracy_int8": base_int8_report.accuracy},
-            "after_pruning_before_finetune": {"val_accuracy_fp32": pruned_at_once.accuracy},
-            "after": {"params": int(pruned.count_params()), "macs": count_macs(pruned), "int8_size_bytes": len(int8_blob),
-                      "int8_latency_ms": round(int8_latency, 4), "val_accuracy_fp32": final_report.accuracy,
-                      "val_accuracy_int8": single_report.accuracy},
+                      if recipe.keep < 1.0 else "none (--keep 1): the unpruned int8 model is the shipped one",
+            "keep_fraction": recipe.keep,
+            "before": {"params": int(base.count_params()), "macs": count_macs(base), "int8_size_bytes": len(int8.base_blob),
+                       "int8_latency_ms": round(int8.base_latency_ms, 4), "val_accuracy_fp32": base_report.accuracy,
+                       "val_accuracy_int8": int8.base_report.accuracy},
+            "after_pruning_before_finetune": {"val_accuracy_fp32": pruned.at_once.accuracy},
+            "after": {"params": int(model.count_params()), "macs": count_macs(model), "int8_size_bytes": len(int8.blob),
+                      "int8_latency_ms": round(int8.latency_ms, 4), "val_accuracy_fp32": final_report.accuracy,
+                      "val_accuracy_int8": int8.single.accuracy},
         },
         "class_offsets": {
             "method": "per-class logit offsets maximising val accuracy + macro-F1, added to the softmax layer's bias; kept only if the two-fold estimate (tune on half of val, score the other half) gains",
@@ -231,40 +315,45 @@ def run(args: argparse.Namespace) -> dict:
         "calibration": calibration,
         "quantisation": {
             "method": "full-integer post-training quantisation (int8 weights, activations, input, output)",
-            "calibration_faces": int(len(rep)),
+            "calibration_faces": int8.faces,
             "note": "single crops, no mirror averaging, so that fp32 and int8 compare like for like",
-            "val_accuracy_fp32": final_report.accuracy, "val_accuracy_int8": single_report.accuracy,
-            "val_macro_f1_fp32": final_report.macro_f1, "val_macro_f1_int8": single_report.macro_f1,
-            "fp32_size_bytes": len(fp32_blob),
+            "val_accuracy_fp32": final_report.accuracy, "val_accuracy_int8": int8.single.accuracy,
+            "val_macro_f1_fp32": final_report.macro_f1, "val_macro_f1_int8": int8.single.macro_f1,
+            "fp32_size_bytes": len(int8.fp32_blob),
         },
         "training": {
             "data": "FER-2013 Training split (28,709 faces), tuned on PublicTest; PrivateTest held back",
-            "faces": int(len(train_split)),
-            "config": asdict(cfg), "initialised_from": args.init, "finetune_config": asdict(ft_cfg) if ft_cfg else None, "finetune_fraction": args.finetune_fraction,
+            "faces": int(len(data.train)),
+            "config": asdict(cfg), "initialised_from": paths.init,
+                     "finetune_config": asdict(pruned.finetune) if pruned.finetune else None,
+                     "finetune_fraction": recipe.finetune_fraction,
             "command": "python -m training.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-            "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
-            "seconds": round(time.time() - started),
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "seconds": round(seconds),
         },
     }
-    clf = EmotionClassifier(out / MODEL_FILE, card={"labels": list(EMOTIONS)})
+    clf = EmotionClassifier(paths.out / MODEL_FILE, card={"labels": list(EMOTIONS)})
     card["input"]["scale"], card["input"]["zero_point"] = clf.input_quantisation
-    ModelCard.from_dict(card).write((out / MODEL_FILE).with_suffix(".json"))
-    plot_confusion(int8_report, out / "confusion_matrix.png", "int8 model on FER-2013 val (PublicTest)")
-    plot_reliability(calibration["reliability"], out / "reliability.png",
-                     f"int8 model on FER-2013 val, {'mirror-averaged' if calibration['mirror_average'] else 'single crop'}, "
-                     f"T = {temperature:.2f}")
-    plot_curves({"training": runs / cfg.arch / "log.csv", "fine-tuning after pruning": pruned_dir / "log.csv"}, out / "training_curves.png")
-    log.info("done in %.0f s:\n%s", time.time() - started, int8_report.format())
     return card
 
 
-def _limited(source: str, split: str, n: int) -> fer.Split:
-    from emotion_cam.dataset import load_folder
+def write_outputs(card: dict, paths: Paths, recipe: Recipe, int8_report: Report, calibration: dict,
+                  temperature: float) -> None:
+    """The card beside the model, and the figures the README shows."""
+    from training.report import plot_confusion, plot_curves, plot_reliability
 
-    return load_folder(fer.resolve(source, split), limit_per_class=n)
+    arch = recipe.train.arch
+    ModelCard.from_dict(card).write((paths.out / MODEL_FILE).with_suffix(".json"))
+    plot_confusion(int8_report, paths.out / "confusion_matrix.png", "int8 model on FER-2013 val (PublicTest)")
+    plot_reliability(calibration["reliability"], paths.out / "reliability.png",
+                     f"int8 model on FER-2013 val, {'mirror-averaged' if calibration['mirror_average'] else 'single crop'}, "
+                     f"T = {temperature:.2f}")
+    plot_curves({"training": paths.runs / arch / "log.csv", "fine-tuning after pruning": paths.runs / f"{arch}-pruned" / "log.csv"},
+                paths.out / "training_curves.png")
 
 
 def main(argv: list[str] | None = None) -> int:
+    defaults = Recipe()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="FER-2013 root with train/ and val/, or fer2013.csv")
     p.add_argument("--out", default="models", help="where the model, card and figures go")
@@ -273,18 +362,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--durable", help="also keep the long run's checkpoint here after every epoch (a folder you commit); "
                                      "a run folder without a checkpoint resumes from it")
     p.add_argument("--init", help="start training from this best.pt (an earlier run's weights)")
-    p.add_argument("--finetune-epochs", type=int, default=1)
-    p.add_argument("--finetune-fraction", type=float, default=1.0, help="fraction of the training set seen per fine-tuning epoch")
-    p.add_argument("--keep", type=float, default=0.75, help="fraction of channels kept by pruning (1: no pruning)")
+    p.add_argument("--finetune-epochs", type=int, default=defaults.finetune_epochs)
+    p.add_argument("--finetune-fraction", type=float, default=defaults.finetune_fraction,
+                   help="fraction of the training set seen per fine-tuning epoch")
+    p.add_argument("--keep", type=float, default=defaults.keep, help="fraction of channels kept by pruning (1: no pruning)")
     add_config_arguments(p)
     p.add_argument("--no-class-offsets", dest="class_offsets", action="store_false",
                    help="skip tuning per-class logit offsets on val")
-    p.add_argument("--calibration", type=int, default=500, help="training faces used to calibrate int8 ranges")
-    p.add_argument("--geometry-faces", type=int, default=3000)
-    p.add_argument("--limit-per-class", type=int, default=0, help="use only N faces per class (smoke tests)")
+    p.add_argument("--int8-faces", "--calibration", dest="int8_faces", type=int, default=defaults.int8_faces,
+                   help="training faces that set the int8 activation ranges (--calibration is its old name)")
+    p.add_argument("--geometry-faces", type=int, default=defaults.geometry_faces)
+    p.add_argument("--limit-per-class", type=int, default=defaults.limit_per_class, help="use only N faces per class (smoke tests)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    run(args)
+    recipe = Recipe(train=config_from(args), keep=args.keep, finetune_epochs=args.finetune_epochs,
+                    finetune_fraction=args.finetune_fraction, class_offsets=args.class_offsets, int8_faces=args.int8_faces,
+                    geometry_faces=args.geometry_faces, limit_per_class=args.limit_per_class)
+    paths = Paths(args.data, Path(args.out), Path(args.runs), args.cache_dir, args.durable, args.init)
+    run(recipe, paths)
     return 0
 
 

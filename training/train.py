@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
-from training import data as fer
+from emotion_cam.dataset import Split
+from training.split_cache import load_cached
 from training.augment import AugmentConfig, augment_batch
 from training.net import Net
 
@@ -149,7 +150,7 @@ def _restore(run_dir: Path, durable: Path | None, device: torch.device) -> dict 
     return torch.load(run_dir / "last.pt", map_location=device, weights_only=False)
 
 
-def train(cfg: TrainConfig, train_split: fer.Split, val_split: fer.Split, run_dir: str | os.PathLike,
+def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str | os.PathLike,
           init: Net | None = None, durable: str | os.PathLike | None = None) -> Net:
     """Train (or resume) into ``run_dir``; returns the best net (plain or EMA weights). ``init`` starts from given weights."""
     run_dir = Path(run_dir)
@@ -292,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     add_config_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    train(config_from(args), fer.load(args.data, "train", args.cache_dir), fer.load(args.data, "val", args.cache_dir),
+    train(config_from(args), load_cached(args.data, "train", args.cache_dir), load_cached(args.data, "val", args.cache_dir),
           args.run, durable=args.durable)
     return 0
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from emotion_cam.dataset import Split, load_split, resolve
 
-__all__ = ["Split", "load"]
+__all__ = ["Split", "load_cached"]
 
 
 def _fingerprint(source: Path, split: str) -> str:
@@ -29,7 +29,7 @@ def _fingerprint(source: Path, split: str) -> str:
     return h.hexdigest()[:16]
 
 
-def load(source: str | os.PathLike, split: str = "train", cache_dir: str | os.PathLike | None = ".cache") -> Split:
+def load_cached(source: str | os.PathLike, split: str = "train", cache_dir: str | os.PathLike | None = ".cache") -> Split:
     """Load a split from a dataset root (``<root>/<split>/<class>``), a split folder, or a CSV; cached.
 
     ``source`` may be the FER-2013 root holding ``train/`` and ``val/``, the split folder
