@@ -55,6 +55,36 @@ def around(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int
     return int(max(0, x1 - bw / 2)), int(max(0, y1 - bh / 2)), int(min(width, x2 + bw / 2)), int(min(height, y2 + bh / 2))
 
 
+def move_boxes(prev: np.ndarray, gray: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray | None]:
+    """Each box moved and scaled from ``prev`` to ``gray`` by the optical flow of a grid of points on it
+    (pyramidal Lucas-Kanade, one call for all boxes, robust similarity fit); None where the flow failed."""
+    if not boxes:
+        return []
+    grid = np.linspace(0.15, 0.85, 5, dtype=np.float32)
+    pts = []
+    for x1, y1, x2, y2 in boxes:
+        gx, gy = np.meshgrid(x1 + grid * (x2 - x1), y1 + grid * (y2 - y1))
+        pts.append(np.stack([gx.ravel(), gy.ravel()], 1))
+    p0 = np.vstack(pts).astype(np.float32).reshape(-1, 1, 2)
+    p1, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, p0, None, winSize=(21, 21), maxLevel=3)
+    n = grid.size ** 2
+    moved: list[np.ndarray | None] = []
+    for i, box in enumerate(boxes):
+        a, b = p0[i * n:(i + 1) * n], p1[i * n:(i + 1) * n]
+        ok = status[i * n:(i + 1) * n].reshape(-1).astype(bool)
+        matrix = None
+        if ok.sum() >= 6:
+            matrix, _ = cv2.estimateAffinePartial2D(a[ok], b[ok], method=cv2.RANSAC, ransacReprojThreshold=3.0)
+        if matrix is None:
+            moved.append(None)
+            continue
+        scale = float(np.clip(np.hypot(matrix[0, 0], matrix[1, 0]), 0.8, 1.25))
+        centre = matrix[:, :2] @ ((box[:2] + box[2:]) / 2) + matrix[:, 2]
+        half = (box[2:] - box[:2]) / 2 * scale
+        moved.append(np.concatenate([centre - half, centre + half]).astype(np.float32))
+    return moved
+
+
 @dataclass
 class SceneThumb:
     """A tiny grayscale copy of a frame and its histogram, to notice cuts between consecutive frames."""
@@ -161,41 +191,17 @@ class Tracker:
         self.drop(gone)
 
     def follow(self, prev: np.ndarray, gray: np.ndarray) -> bool:
-        """Move and scale each box with the optical flow of points on its face (pyramidal Lucas-Kanade).
+        """Move and scale each box with the optical flow of its face; True if the flow lost a face.
 
-        Returns True if the flow lost a face (the caller should detect on the next frame). The box must
-        not follow the landmarks: dlib's shape predictor largely follows the box it is given, so a box
-        fed back from its own landmarks drifts off the face. The flow of a grid of points on the face,
-        fitted with a robust similarity transform, does not depend on the box.
+        The box must not follow the landmarks: dlib's shape predictor largely follows the box it is
+        given, so a box fed back from its own landmarks drifts off the face. The flow of a grid of
+        points on the face, fitted with a robust similarity transform, does not depend on the box.
         """
-        if not self.tracks:
-            return False
-        grid = np.linspace(0.15, 0.85, 5, dtype=np.float32)
-        pts = []
-        for tr in self.tracks:
-            x1, y1, x2, y2 = tr.box
-            gx, gy = np.meshgrid(x1 + grid * (x2 - x1), y1 + grid * (y2 - y1))
-            pts.append(np.stack([gx.ravel(), gy.ravel()], 1))
-        # One Lucas-Kanade call for all faces: the image pyramids are built once per frame.
-        p0 = np.vstack(pts).astype(np.float32).reshape(-1, 1, 2)
-        p1, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, p0, None, winSize=(21, 21), maxLevel=3)
-        n = grid.size ** 2
-        lost = False
-        for i, tr in enumerate(self.tracks):
-            a, b = p0[i * n:(i + 1) * n], p1[i * n:(i + 1) * n]
-            ok = status[i * n:(i + 1) * n].reshape(-1).astype(bool)
-            matrix = None
-            if ok.sum() >= 6:
-                matrix, _ = cv2.estimateAffinePartial2D(a[ok], b[ok], method=cv2.RANSAC, ransacReprojThreshold=3.0)
-            if matrix is None:
-                lost = True
-                continue
-            scale = float(np.clip(np.hypot(matrix[0, 0], matrix[1, 0]), 0.8, 1.25))
-            centre = (tr.box[:2] + tr.box[2:]) / 2
-            centre = matrix[:, :2] @ centre + matrix[:, 2]
-            half = (tr.box[2:] - tr.box[:2]) / 2 * scale
-            tr.box = np.concatenate([centre - half, centre + half]).astype(np.float32)
-        return lost
+        moved = move_boxes(prev, gray, [tr.box for tr in self.tracks])
+        for tr, box in zip(self.tracks, moved):
+            if box is not None:
+                tr.box = box
+        return any(box is None for box in moved)
 
     def drop_outside(self, width: int, height: int, min_inside: float = 0.5) -> bool:
         """Drop tracks whose box has mostly left the frame; True if any was dropped."""
