@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", type=int, help="at most this many frames per source")
     s.add_argument("--detect-every", type=int, default=None, help="frames between full detections (default: pipeline's)")
     s.add_argument("--passes", type=int, default=3, help="passes over each video; each frame's fastest counts (default: 3)")
+    s.add_argument("--realtime", action="store_true",
+                   help="play each video at its frame rate as the app does: detection in the background, late frames "
+                        "dropped, one pass")
     s.add_argument("--cold-starts", type=int, default=3, help="fresh processes timed to their first classified frame; the fastest counts (default: 3, 0 skips)")
     s.add_argument("--json", action="store_true")
     _pipeline_options(s)
@@ -218,7 +221,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     config = _config(args)
     if args.detect_every:
         config.detect_every = args.detect_every
-    report = run_bench(args.sources or None, config, args.frames, passes=args.passes, cold_runs=args.cold_starts)
+    report = run_bench(args.sources or None, config, args.frames, passes=args.passes, cold_runs=args.cold_starts,
+                       realtime=args.realtime)
     print(json.dumps(report, indent=2) if args.json else format_bench(report))
     return 0
 

@@ -18,7 +18,7 @@ def create_window(source=None, image: str | None = None, settings: QSettings | N
     from emotion_cam.gui.main_window import MainWindow
 
     settings = settings or QSettings("EmotionCam", "EmotionCam")
-    config = config or PipelineConfig()
+    config = config or PipelineConfig(background_detection=True)  # frames never wait for a detection pass
     config.landmark_points = 68 if settings.value("landmarks", False, type=bool) else 5
     window = MainWindow(Pipeline(config), settings)
     if image:
