@@ -141,7 +141,7 @@ def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | N
     pipeline.reset()
     run = _Pass({s: [] for s in STAGES}, [], [], [], [], [], [], (0, 0), fps_video)
     it = frames(cap, limit, resize)
-    looks: list[tuple[np.ndarray, np.ndarray]] = []  # (frame, live boxes): judged after the pass, untimed
+    looks: list[tuple[np.ndarray, np.ndarray]] = []  # (frame, live boxes) to judge after a real-time pass
     start = time.perf_counter()
     try:
         for index in itertools.count():
@@ -175,14 +175,20 @@ def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | N
             run.raw_labels.append(int(np.argmax(main.raw_probs)) if main is not None else None)
             run.shown_labels.append(main.shown_label if main is not None else None)  # "unsure" is a label too
             run.bar_labels.append(main.label if main is not None else None)
-            if sampled:
+            if sampled:  # untimed: the thorough look is the yardstick
                 looks.append((clean, np.array([f.box for f in result.faces], np.float32).reshape(-1, 4)))
+                if not realtime:  # judged now, so that peak memory is the pipeline's; real-time play cannot wait for it
+                    run.checked.append(_judge(pipeline, *looks.pop()))
     finally:
         cap.release()
-    for clean, live in looks:  # the thorough look is the yardstick
-        truth = pipeline.detector.detect(clean, scale=REFERENCE_SCALE).boxes
-        run.checked.append((truth, live, np.array([_face_near(pipeline, clean, b) for b in live], bool)))
+    run.checked += [_judge(pipeline, clean, live) for clean, live in looks]
     return run
+
+
+def _judge(pipeline: Pipeline, frame: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(faces a thorough detection finds, the live boxes, which live boxes have a face under them)."""
+    truth = pipeline.detector.detect(frame, scale=REFERENCE_SCALE).boxes
+    return truth, live, np.array([_face_near(pipeline, frame, b) for b in live], bool)
 
 
 def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | None = None, limit: int | None = None,
