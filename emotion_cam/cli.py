@@ -245,9 +245,9 @@ COMMANDS = {"predict": cmd_predict, "video": cmd_video, "eval": cmd_eval, "bench
 
 
 def main(argv: list[str] | None = None) -> int:
+    from emotion_cam.capture import SourceError
     from emotion_cam.classify import ModelError
     from emotion_cam.landmarks import ModelFileError
-    from emotion_cam.capture import SourceError
 
     args = build_parser().parse_args(argv)
     try:

@@ -7,10 +7,10 @@ import threading
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from emotion_cam.capture import Source
 from emotion_cam.classify import ModelError
 from emotion_cam.landmarks import ModelFileError
 from emotion_cam.pipeline import Pipeline, PipelineConfig
-from emotion_cam.capture import Source
 
 
 def create_window(source=None, image: str | None = None, settings: QSettings | None = None, config: PipelineConfig | None = None):

@@ -8,9 +8,9 @@ from PySide6.QtCore import QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter
 
+from emotion_cam.capture import Source
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import main_face
-from emotion_cam.capture import Source
 from emotion_cam.gui.model_card import ModelCardDialog
 from emotion_cam.gui.session import SessionRecorder
 from emotion_cam.gui.widgets import FacePanel, Timeline, VideoView, to_qimage
