@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -19,28 +18,9 @@ from emotion_cam.classify import Classifier, load_classifier
 from emotion_cam.detect import Detections, auto_scale, detect_close_up, make_detector
 from emotion_cam.landmarks import LandmarkPredictor
 from emotion_cam.results import Face, FrameResult
-from emotion_cam.scan import ScanJob, plan_scan
+from emotion_cam.scan import Scanner
 from emotion_cam.smooth import TrackSmoother
-from emotion_cam.track import Tracker, greedy_match, iou_matrix, move_boxes
-
-
-@dataclass
-class _InFlight:
-    """A detection job running in the background, with what it needs to be applied to a later frame."""
-
-    job: ScanJob
-    future: Future
-    detector: object  # busy until the job is done
-    gray: np.ndarray  # the frame it looks at
-    boxes: dict[int, np.ndarray]  # track ID -> its box in that frame
-    stale: bool = False  # a cut or a reset came since: its faces belong to another shot
-
-
-def _run_job(job: ScanJob, detector, gray: np.ndarray, close_up: bool) -> Detections:
-    dets = job.run(detector, gray)
-    if close_up and not len(dets) and job.region == (0, 0, gray.shape[1], gray.shape[0]):
-        dets = detect_close_up(detector, gray)  # a face too close to the camera
-    return dets
+from emotion_cam.track import Tracker
 
 
 @dataclass
@@ -88,23 +68,16 @@ class Pipeline:
         self.geometry = CropGeometry.from_card(self.classifier.card)
         self.detector = detector or make_detector(self.config.detector)
         self.landmarks = landmarks or LandmarkPredictor(self.config.landmark_points)
-        # dlib releases the GIL while it detects, but a detector object is not thread-safe: one per thread.
-        # A detector passed in (whose copies this class cannot make) works alone, in the caller's thread.
+        # Detection threads need detectors of their own (dlib's are not thread-safe), which only a detector built
+        # here can have: one passed in works alone, in the caller's thread.
         threads = max(1, self.config.detect_threads) if detector is None else 1
-        self._background = self.config.background_detection and detector is None
-        if self._background:  # detectors of their own: the caller's thread keeps self.detector for close looks
-            self._detectors = [make_detector(self.config.detector) for _ in range(threads)]
-        else:
-            self._detectors = [self.detector] + [make_detector(self.config.detector) for _ in range(threads - 1)]
-        self._pool = ThreadPoolExecutor(len(self._detectors)) if self._background or len(self._detectors) > 1 else None
-        self._idle = list(self._detectors)  # background: detectors not running a job
-        self._running: list[_InFlight] = []  # background: jobs not applied yet
+        background = self.config.background_detection and detector is None
+        others = [make_detector(self.config.detector) for _ in range(threads if background else threads - 1)]
+        self.scanner = Scanner(others if background else [self.detector, *others], self.detector, self.config.video_min_face,
+                               self.config.detect_every, self.config.idle_detect_every, background)
         self.tracker = Tracker(max_age_s=self.config.max_age_s)
         self.smoother = TrackSmoother(self.config.smoothing_s)
         self._frame_index = 0
-        self._force_detect = True
-        self._since_pass = 0
-        self._jobs: list[ScanJob] = []  # what is left of the current detection pass
         self._prev_gray: np.ndarray | None = None
         self._unsure: dict[int, bool] = {}  # per track ID: shown as unsure in the last frame
 
@@ -123,12 +96,8 @@ class Pipeline:
         self.smoother.reset()
         self._unsure = {}
         self._frame_index = 0
-        self._force_detect = True
-        self._since_pass = 0
-        self._jobs = []
         self._prev_gray = None
-        for job in self._running:
-            job.stale = True
+        self.scanner.restart()
 
     UNSURE_HYSTERESIS = 0.03  # a tracked face leaves "unsure" only this far above the threshold
 
@@ -167,47 +136,16 @@ class Pipeline:
         timed = StageTimer()
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         h, w = gray.shape[:2]
-        self._since_pass += 1
         with timed("track"):
             same_size = self._prev_gray is not None and self._prev_gray.shape == gray.shape
             if self.tracker.notice_cut(gray) or not same_size:
                 self.tracker.drop(self.tracker.tracks)  # a new shot: the old boxes mean nothing
-                self._jobs = []
-                self._force_detect = True
-                for job in self._running:
-                    job.stale = True
+                self.scanner.restart()
             elif self.tracker.follow(self._prev_gray, gray):
-                self._force_detect = True
+                self.scanner.hurry()
             if self.tracker.drop_outside(w, h):
-                self._force_detect = True
-            for done in [job for job in self._running if job.future.done()]:
-                self._running.remove(done)
-                self._idle.append(done.detector)
-                if not done.stale:
-                    self._apply_late(done, gray, t)
-            every = self.config.detect_every if self.tracker.tracks else self.config.idle_detect_every
-            if not self._jobs and not self._running and (self._force_detect or self._since_pass >= every):
-                self._jobs = plan_scan(gray.shape, self.config.video_min_face, self.detector.window)
-                self._since_pass, self._force_detect = 0, False
-        close_up = not self.tracker.tracks
-        if self._background:  # each idle detector takes the next job, on this frame
-            while self._jobs and self._idle:
-                job, detector = self._jobs.pop(0), self._idle.pop()
-                self._running.append(_InFlight(job, self._pool.submit(_run_job, job, detector, gray, close_up), detector,
-                                               gray, {tr.track_id: tr.box.copy() for tr in self.tracker.tracks}))
-            jobs = []
-        else:
-            jobs, self._jobs = self._jobs[:len(self._detectors)], self._jobs[len(self._detectors):]
-        if jobs:
-            with timed("detect"):
-                if self._pool is not None and len(jobs) > 1:
-                    found = list(self._pool.map(_run_job, jobs, self._detectors, [gray] * len(jobs), [close_up] * len(jobs)))
-                else:
-                    found = [_run_job(job, self.detector, gray, close_up) for job in jobs]
-            with timed("track"):
-                for job, dets in zip(jobs, found):
-                    missed = self.tracker.update_detections(dets.boxes, dets.scores, t, owned=job.owns)
-                    self.tracker.confirm(gray, missed, self.detector, t)
+                self.scanner.hurry()
+        self.scanner.step(gray, t, self.tracker, timed)
         with timed("track"):
             # A large frame's pass takes a while to reach every tile: meanwhile a face that turned away or went
             # behind someone would keep its box; the longest-unconfirmed track gets a close look instead.
@@ -227,26 +165,6 @@ class Pipeline:
         result = FrameResult(faces, timed.ms, self._frame_index, t)
         self._frame_index += 1
         return result
-
-    def _apply_late(self, done: _InFlight, gray: np.ndarray, t: float) -> None:
-        """A job's detections in an earlier frame, brought to this one: a face matched to a track moves as the track
-        has moved since; a new face moves with the optical flow (and waits for the next pass where the flow fails)."""
-        dets = done.future.result()
-        live = {tr.track_id: tr for tr in self.tracker.tracks}
-        ids = [i for i in done.boxes if i in live]
-        then = np.array([done.boxes[i] for i in ids], np.float32).reshape(-1, 4)
-        pairs = greedy_match(iou_matrix(then, dets.boxes), self.tracker.iou_threshold)
-        boxes, keep = dets.boxes.copy(), np.ones(len(dets), bool)
-        for r, c in pairs:
-            boxes[c] += live[ids[r]].box - then[r]
-        new = sorted(set(range(len(dets))) - {c for _, c in pairs})
-        for c, box in zip(new, move_boxes(done.gray, gray, [boxes[c] for c in new])):
-            if box is None:
-                keep[c] = False
-            else:
-                boxes[c] = box
-        missed = self.tracker.update_detections(boxes[keep], dets.scores[keep], t, owned=done.job.owns)
-        self.tracker.confirm(gray, missed, self.detector, t)
 
     # -- shared -----------------------------------------------------------------------------------
     def _classify(self, gray: np.ndarray, points: list[np.ndarray], timed: StageTimer) -> np.ndarray:
