@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emotion_cam.detect import Detections, detect_close_up
-from emotion_cam.track import Tracker, greedy_match, iou_matrix, move_boxes
+from emotion_cam.track import Tracker, find_near, greedy_match, iou_matrix
 
 
 @dataclass(frozen=True)
@@ -163,20 +163,20 @@ class Scanner:
 
     def _apply_late(self, done: _InFlight, gray: np.ndarray, t: float, tracker: Tracker) -> None:
         """A job's faces in an earlier frame, brought to this one: a face matched to a track moves as the track has
-        moved since; a new face moves with the optical flow (and waits for the next pass where the flow fails)."""
+        moved since; a new face is looked for again near where it was."""
         dets = done.future.result()
         live = {tr.track_id: tr for tr in tracker.tracks}
         ids = [i for i in done.boxes if i in live]
         then = np.array([done.boxes[i] for i in ids], np.float32).reshape(-1, 4)
         pairs = greedy_match(iou_matrix(then, dets.boxes), tracker.iou_threshold)
-        boxes, keep = dets.boxes.copy(), np.ones(len(dets), bool)
+        boxes, scores, keep = dets.boxes.copy(), dets.scores.copy(), np.ones(len(dets), bool)
         for r, c in pairs:
             boxes[c] += live[ids[r]].box - then[r]
-        new = sorted(set(range(len(dets))) - {c for _, c in pairs})
-        for c, box in zip(new, move_boxes(done.gray, gray, [boxes[c] for c in new])):
-            if box is None:
-                keep[c] = False
+        for c in sorted(set(range(len(dets))) - {c for _, c in pairs}):
+            found = find_near(gray, boxes[c], self.looker)
+            if found is None:
+                keep[c] = False  # turned away or hidden since: the next pass will tell
             else:
-                boxes[c] = box
-        missed = tracker.update_detections(boxes[keep], dets.scores[keep], t, owned=done.job.owns)
+                boxes[c], scores[c] = found
+        missed = tracker.update_detections(boxes[keep], scores[keep], t, owned=done.job.owns)
         tracker.confirm(gray, missed, self.looker, t)

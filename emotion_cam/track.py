@@ -85,6 +85,31 @@ def move_boxes(prev: np.ndarray, gray: np.ndarray, boxes: list[np.ndarray]) -> l
     return moved
 
 
+def find_near(gray: np.ndarray, box: np.ndarray, detector, reach: float = 1.0) -> tuple[np.ndarray, float] | None:
+    """The face of about ``box``'s size nearest to it, within ``reach`` box sizes around it; None if there is none.
+
+    For a face found in an earlier frame: where it is now, found again rather than followed (the optical flow
+    across several frames of a walking crowd can land on a coat).
+    """
+    h, w = gray.shape[:2]
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    rx1, ry1 = int(max(0, x1 - reach * bw)), int(max(0, y1 - reach * bh))
+    rx2, ry2 = int(min(w, x2 + reach * bw)), int(min(h, y2 + reach * bh))
+    if rx2 - rx1 < 8 or ry2 - ry1 < 8:
+        return None
+    dets = detector.detect(gray[ry1:ry2, rx1:rx2], scale=float(np.clip(1.25 * detector.window / max(bh, 1), 0.5, 3.0)))
+    if not len(dets):
+        return None
+    boxes = dets.boxes + np.array([rx1, ry1, rx1, ry1], np.float32)
+    ratio = (boxes[:, 3] - boxes[:, 1]) / max(bh, 1)
+    centre = (box[:2] + box[2:]) / 2
+    distance = np.hypot(*((boxes[:, :2] + boxes[:, 2:]) / 2 - centre).T)
+    distance[(ratio < 0.7) | (ratio > 1.4)] = np.inf
+    best = int(np.argmin(distance))
+    return (boxes[best], float(dets.scores[best])) if np.isfinite(distance[best]) else None
+
+
 @dataclass
 class SceneThumb:
     """A tiny grayscale copy of a frame and its histogram, to notice cuts between consecutive frames."""
