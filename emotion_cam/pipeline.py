@@ -30,7 +30,7 @@ class PipelineConfig:
     still_min_face: int = 32  # px; stills get one thorough detection
     video_min_face: int = 40  # px; the smallest face a live pass looks for (a large frame's pass is spread over frames)
     detect_every: int = 10  # frames between the starts of detection passes while tracking (1/3 s at 30 fps)
-    idle_detect_every: int = 3  # frames between passes while no face is tracked
+    idle_detect_every: int = 6  # frames between passes while no face is tracked (3: a whole core busy with nobody in view)
     smoothing_s: float = 0.35  # time constant of the probability EMA (label changes on woman2: 1.03/s shown)
     max_age_s: float = 1.0  # drop a track not re-detected for this long
     reconfirm_s: float = 0.4  # a track unconfirmed this long (its tile not reached yet) gets a close look, one a frame
