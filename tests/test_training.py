@@ -254,6 +254,13 @@ def test_a_run_killed_and_resumed_on_a_new_machine_continues_where_it_stopped(ti
     for name, value in a["net"].items():
         torch.testing.assert_close(b["net"][name], value, msg=f"{name} differs after resuming")
 
+    # Finished: the committed copy keeps best.pt but no weights or optimizer in last.pt, and is still recognised as done.
+    assert (tmp_path / "durable" / "last.pt").stat().st_size < 10_000
+    shutil.rmtree(tmp_path / "cut")
+    again = subprocess.run(command(tmp_path / "cut", tmp_path / "durable"), cwd=root, capture_output=True, text=True)
+    assert again.returncode == 0 and "already trained for 12 epochs" in again.stderr, again.stderr[-2000:]
+    assert rows(tmp_path / "cut") == resumed
+
 
 def test_a_changed_schedule_is_refused_rather_than_restarted(tiny_fer, tmp_path):
     from training.split_cache import load_cached as load

@@ -179,6 +179,9 @@ def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str |
         if state["schedule"] != cfg.schedule():
             raise ValueError(f"{run_dir}/last.pt was made with {state['schedule']}, not {cfg.schedule()}: "
                              "use another run folder (or delete it) to start afresh")
+        if state["epoch"] >= cfg.epochs:  # finished (the durable copy of a finished run holds no weights)
+            log.info("%s already trained for %d epochs", run_dir, state["epoch"])
+            return load_best(run_dir)
         net.load_state_dict(state["net"])
         if ema is not None and state.get("ema") is not None:
             ema.load_state_dict(state["ema"])
@@ -188,9 +191,6 @@ def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str |
         start, best = state["epoch"], state["best_val_accuracy"]
         log.info("resuming %s at epoch %d of %d, lr %.3g (best val accuracy so far %.4f)",
                  run_dir, start + 1, cfg.epochs, sched.get_last_lr()[0], best)
-    if start >= cfg.epochs:
-        log.info("%s already trained for %d epochs", run_dir, start)
-        return load_best(run_dir)
     (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
 
     x_train = torch.from_numpy(train_split.x[:, None]).contiguous()
@@ -265,6 +265,8 @@ def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str |
             for name in DURABLE_FILES:
                 if (run_dir / name).exists():
                     shutil.copy2(run_dir / name, durable / name)
+            if epoch + 1 == cfg.epochs:  # nothing left to resume: the committed copy need not carry weights and optimizer
+                _save({"epoch": epoch + 1, "best_val_accuracy": best, "schedule": cfg.schedule()}, durable / "last.pt")
         log.info("epoch %d/%d: lr %.3g, loss %.4f, acc %.4f, val %.4f, EMA val %.4f (%.0f s)", epoch + 1, cfg.epochs,
                  row["lr"], row["loss"], row["accuracy"], val_acc, ema_acc, row["seconds"])
     tb.close()
