@@ -31,7 +31,7 @@ import psutil
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import main_face
-from emotion_cam.track import around, iou_matrix
+from emotion_cam.track import iou_matrix, look_around
 from emotion_cam.capture import Source, SourceError, frames
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
@@ -238,16 +238,9 @@ def _face_near(pipeline: Pipeline, frame: np.ndarray, box: np.ndarray) -> bool:
 
     The full-frame reference misses faces that look down or sit small; a box on such a face is not a false track.
     """
-    h, w = frame.shape[:2]
-    rx1, ry1, rx2, ry2 = around(box, w, h)
-    bh = box[3] - box[1]
-    if rx2 - rx1 < 8 or ry2 - ry1 < 8:
-        return False
-    roi = cv2.cvtColor(frame[ry1:ry2, rx1:rx2], cv2.COLOR_BGR2GRAY)
     for face_px in (100, 140):
-        scale = float(np.clip(face_px / max(bh, 1), 0.25, 4.0))
-        boxes = pipeline.detector.detect(roi, scale=scale, threshold=-0.5).boxes
-        if len(boxes) and iou_matrix(box[None], boxes + np.array([rx1, ry1, rx1, ry1], np.float32)).max() >= 0.2:
+        dets = look_around(frame, box, pipeline.detector, face_px=face_px, threshold=-0.5)
+        if len(dets) and iou_matrix(box[None], dets.boxes).max() >= 0.2:
             return True
     return False
 

@@ -1,9 +1,9 @@
-"""Face tracks: stable IDs across frames, cheap box updates between full detections, and scene cuts.
+"""Face tracks: stable IDs across frames, cheap box updates between detection passes, and scene cuts.
 
-Full-frame detection is the expensive stage (tens of ms), so it runs only every
-few frames; in between, each track's box moves with the optical flow of its face.
-Detections are matched to tracks by IoU. A track the full detection misses gets a
-close second look around its box and is dropped if no face is there; after a scene
+Detection is the expensive stage (tens of ms), so a pass runs only every few
+frames; in between, each track's box moves with the optical flow of its face.
+Detections are matched to tracks by IoU. A track a pass misses gets a close
+second look around its box and is dropped if no face is there; after a scene
 cut only what the new shot's detection finds is kept. A track not confirmed for
 ``max_age_s`` is dropped.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from emotion_cam.detect import Detections
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -48,11 +49,23 @@ def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     return pairs
 
 
-def around(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
-    """The box grown by half its size on every side, clipped to the frame: where to look again for its face."""
+def look_around(image: np.ndarray, box: np.ndarray, detector, grow: float = 0.5, face_px: float | None = None,
+                threshold: float | None = None) -> Detections:
+    """Faces in the region of ``box`` grown by ``grow`` box sizes on every side, in image coordinates: a close look.
+
+    The region is enlarged so that a face of the box's size is ``face_px`` tall (default 1.25 detector windows).
+    """
+    h, w = image.shape[:2]
     x1, y1, x2, y2 = box
     bw, bh = x2 - x1, y2 - y1
-    return int(max(0, x1 - bw / 2)), int(max(0, y1 - bh / 2)), int(min(width, x2 + bw / 2)), int(min(height, y2 + bh / 2))
+    rx1, ry1 = int(max(0, x1 - grow * bw)), int(max(0, y1 - grow * bh))
+    rx2, ry2 = int(min(w, x2 + grow * bw)), int(min(h, y2 + grow * bh))
+    if rx2 - rx1 < 8 or ry2 - ry1 < 8:
+        return Detections()
+    scale = float(np.clip((face_px or 1.25 * detector.window) / max(bh, 1), 0.5 if face_px is None else 0.25,
+                          3.0 if face_px is None else 4.0))
+    dets = detector.detect(image[ry1:ry2, rx1:rx2], scale=scale, threshold=threshold)
+    return Detections(dets.boxes + np.array([rx1, ry1, rx1, ry1], np.float32), dets.scores)
 
 
 def move_boxes(prev: np.ndarray, gray: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray | None]:
@@ -91,23 +104,14 @@ def find_near(gray: np.ndarray, box: np.ndarray, detector, reach: float = 1.0) -
     For a face found in an earlier frame: where it is now, found again rather than followed (the optical flow
     across several frames of a walking crowd can land on a coat).
     """
-    h, w = gray.shape[:2]
-    x1, y1, x2, y2 = box
-    bw, bh = x2 - x1, y2 - y1
-    rx1, ry1 = int(max(0, x1 - reach * bw)), int(max(0, y1 - reach * bh))
-    rx2, ry2 = int(min(w, x2 + reach * bw)), int(min(h, y2 + reach * bh))
-    if rx2 - rx1 < 8 or ry2 - ry1 < 8:
-        return None
-    dets = detector.detect(gray[ry1:ry2, rx1:rx2], scale=float(np.clip(1.25 * detector.window / max(bh, 1), 0.5, 3.0)))
+    dets = look_around(gray, box, detector, grow=reach)
     if not len(dets):
         return None
-    boxes = dets.boxes + np.array([rx1, ry1, rx1, ry1], np.float32)
-    ratio = (boxes[:, 3] - boxes[:, 1]) / max(bh, 1)
-    centre = (box[:2] + box[2:]) / 2
-    distance = np.hypot(*((boxes[:, :2] + boxes[:, 2:]) / 2 - centre).T)
+    ratio = (dets.boxes[:, 3] - dets.boxes[:, 1]) / max(box[3] - box[1], 1)
+    distance = np.hypot(*((dets.boxes[:, :2] + dets.boxes[:, 2:]) / 2 - (box[:2] + box[2:]) / 2).T)
     distance[(ratio < 0.7) | (ratio > 1.4)] = np.inf
     best = int(np.argmin(distance))
-    return (boxes[best], float(dets.scores[best])) if np.isfinite(distance[best]) else None
+    return (dets.boxes[best], float(dets.scores[best])) if np.isfinite(distance[best]) else None
 
 
 @dataclass
@@ -191,28 +195,20 @@ class Tracker:
         return [tr for tr in missed if id(tr) not in stale]
 
     def confirm(self, gray: np.ndarray, tracks: list[Track], detector, t: float) -> None:
-        """Look again, closely, around each of ``tracks`` (missed by a full detection); drop those with no face there.
+        """Look again, closely, around each of ``tracks`` (missed by a pass, or unconfirmed); drop those with no face there.
 
         The full pass runs at a scale chosen for speed and misses some faces it could see up close; a
         box that has drifted onto a hand or a tie has no face under it at any scale.
         """
         gone = []
-        h, w = gray.shape[:2]
         for tr in tracks:
-            rx1, ry1, rx2, ry2 = around(tr.box, w, h)
-            bh = tr.box[3] - tr.box[1]
-            if rx2 - rx1 < 8 or ry2 - ry1 < 8:
-                gone.append(tr)
-                continue
-            scale = float(np.clip(1.25 * detector.window / max(bh, 1), 0.5, 3.0))  # the face ~1.25 windows tall
-            dets = detector.detect(gray[ry1:ry2, rx1:rx2], scale=scale)
-            boxes = dets.boxes + np.array([rx1, ry1, rx1, ry1], np.float32)
-            iou = iou_matrix(tr.box[None], boxes)[0] if len(dets) else np.zeros(0)
+            dets = look_around(gray, tr.box, detector)
+            iou = iou_matrix(tr.box[None], dets.boxes)[0] if len(dets) else np.zeros(0)
             if not len(iou) or iou.max() < 0.2:
                 gone.append(tr)
                 continue
             best = int(np.argmax(iou))
-            tr.box, tr.score, tr.last_confirmed = boxes[best], float(dets.scores[best]), t
+            tr.box, tr.score, tr.last_confirmed = dets.boxes[best], float(dets.scores[best]), t
         self.drop(gone)
 
     def follow(self, prev: np.ndarray, gray: np.ndarray) -> bool:
