@@ -39,6 +39,8 @@ ARCHITECTURES: dict[str, Arch] = {
     "mid": Arch("mid", ((24, 24), (48, 48), (96, 96), (192, 192)), separable=False, dropout=0.4),
     # Larger reference: dense 3x3 convs at twice the width, ~1.2M params, ~4x the MACs.
     "wide": Arch("wide", ((32, 32), (64, 64), (128, 128), (256, 256)), separable=False, dropout=0.4),
+    # A teacher (never shipped): 2x the mid widths with a third conv in the last three stages, ~4.4M params, ~6x the MACs.
+    "large": Arch("large", ((48, 48), (96, 96, 96), (192, 192, 192), (384, 384, 384)), separable=False, dropout=0.4),
 }
 
 

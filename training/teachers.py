@@ -1,0 +1,93 @@
+"""The teacher networks of model v3: trained one after another, each on its own long schedule, then averaged.
+
+    python -m training.teachers --data ../shared/datasets/fer2013 --durable training/checkpoints
+
+Each teacher is a named ``TrainConfig``; it trains into ``runs/teacher-NAME`` with a
+durable copy in ``DURABLE/teacher-NAME`` (see ``training.train``), so the same command
+resumes the unfinished teacher on any machine and skips the finished ones. The
+ensemble's probabilities (each teacher mirror-averaged, then the teachers averaged)
+are the soft targets of the distilled student.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from emotion_cam.dataset import Split
+from training.split_cache import load_cached
+from training.train import TrainConfig
+
+log = logging.getLogger("training.teachers")
+
+# Different enough to disagree: widths, optimiser, mixup and seeds differ. Not limited in size: they never ship.
+# The wider net overfits sooner than the shipped mid one did (its val loss rose after epoch 50 of 100), hence mixup.
+TEACHERS: dict[str, TrainConfig] = {
+    "wide": TrainConfig(arch="wide", epochs=150, mixup=0.2, seed=11),
+    "large-sgd": TrainConfig(arch="large", epochs=150, optimizer="sgd", lr=0.05, weight_decay=5e-4, mixup=0.2, crop=44,
+                            seed=22),
+}
+
+
+def run_dir(runs: Path, name: str) -> Path:
+    return Path(runs) / f"teacher-{name}"
+
+
+def train_teachers(names: list[str], train_split: Split, val_split: Split, runs: Path, durable: Path | None = None,
+                   threads: int = 0) -> dict:
+    """Train (or resume, or load when finished) each named teacher in turn; returns name -> net."""
+    from training.train import train
+
+    nets = {}
+    for name in names:
+        if name not in TEACHERS:
+            raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(TEACHERS)}")
+        cfg = replace(TEACHERS[name], threads=threads)
+        log.info("teacher %s: %s, %d epochs", name, cfg.arch, cfg.epochs)
+        nets[name] = train(cfg, train_split, val_split, run_dir(runs, name),
+                           durable=Path(durable) / f"teacher-{name}" if durable else None)
+    return nets
+
+
+def mirror_probs(net, faces: np.ndarray) -> np.ndarray:
+    """Softmax probabilities of ``net`` averaged over each face and its mirror image, as the app classifies."""
+    import torch
+
+    from training.train import logits
+
+    plain = torch.softmax(logits(net, faces), 1)
+    mirrored = torch.softmax(logits(net, np.ascontiguousarray(faces[:, :, ::-1])), 1)
+    return ((plain + mirrored) / 2).numpy()
+
+
+def ensemble_probs(nets, faces: np.ndarray) -> np.ndarray:
+    """The teachers' mirror-averaged probabilities, averaged over the teachers."""
+    return np.mean([mirror_probs(net, faces) for net in nets], axis=0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="FER-2013 root with train/ and val/, or fer2013.csv")
+    p.add_argument("--runs", default="runs", help="checkpoints and logs (resumable)")
+    p.add_argument("--durable", help="keep each teacher's checkpoint in DURABLE/teacher-NAME (a folder you commit)")
+    p.add_argument("--cache-dir", default=".cache")
+    p.add_argument("--teachers", default=",".join(TEACHERS), help=f"comma-separated, in training order (default: {','.join(TEACHERS)})")
+    p.add_argument("--threads", type=int, default=0, help="PyTorch threads (0: one per core)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    train_split, val_split = load_cached(args.data, "train", args.cache_dir), load_cached(args.data, "val", args.cache_dir)
+    nets = train_teachers(args.teachers.split(","), train_split, val_split, Path(args.runs),
+                          Path(args.durable) if args.durable else None, args.threads)
+    for name, net in nets.items():
+        acc = float((mirror_probs(net, val_split.x).argmax(1) == val_split.y).mean())
+        log.info("teacher %s: val accuracy %.4f (mirror-averaged, float32)", name, acc)
+    acc = float((ensemble_probs(list(nets.values()), val_split.x).argmax(1) == val_split.y).mean())
+    log.info("ensemble of %d: val accuracy %.4f (mirror-averaged, float32)", len(nets), acc)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
