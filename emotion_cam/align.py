@@ -17,27 +17,45 @@ from emotion_cam.card import ModelCard
 from emotion_cam.landmarks import eye_centres, nose_point
 
 
+LANDMARK_SOURCES = ("dlib", "yunet")  # dlib's 5- or 68-point model; YuNet's five points (detect.LANDMARK_NAMES)
+
+
 @dataclass(frozen=True)
 class CropGeometry:
-    """Canonical landmark positions as fractions of the crop side (x right, y down)."""
+    """Canonical landmark positions as fractions of the crop side (x right, y down), for one landmark source."""
 
     size: int = 48
-    left_eye: tuple[float, float] = (0.32, 0.38)
+    left_eye: tuple[float, float] = (0.32, 0.38)  # the eye on the image's left
     right_eye: tuple[float, float] = (0.68, 0.38)
     nose: tuple[float, float] = (0.50, 0.62)
+    source: str = "dlib"
 
     @classmethod
-    def from_card(cls, card: ModelCard) -> "CropGeometry":
+    def from_card(cls, card: ModelCard, source: str = "dlib") -> "CropGeometry | None":
+        """The card's geometry for ``source`` (dlib's at the top level, others under their name); None if not measured."""
         g = card.crop_geometry
+        if source != "dlib":
+            g = g.get(source)
+            return None if not g else cls(card.input_size, tuple(g["left_eye"]), tuple(g["right_eye"]), tuple(g["nose"]), source)
         if not g:  # a card without measured geometry (a smoke run's): the defaults
             return cls(card.input_size)
         return cls(card.input_size, tuple(g["left_eye"]), tuple(g["right_eye"]), tuple(g["nose"]))
 
 
-def alignment_matrix(points: np.ndarray, geometry: CropGeometry) -> np.ndarray:
-    """2x3 similarity transform from frame pixels to crop pixels for 5- or 68-point landmarks."""
+def anchor_points(points: np.ndarray, source: str = "dlib") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image-left eye, image-right eye, nose) of one face's landmarks from ``source``."""
+    if source == "yunet":
+        a, b = points[0], points[1]  # the subject's right and left eye centres
+        left, right = (a, b) if a[0] <= b[0] else (b, a)
+        return left, right, points[2]
     left, right = eye_centres(points)
-    src = np.stack([left, right, nose_point(points)]).astype(np.float32)
+    return left, right, nose_point(points)
+
+
+def alignment_matrix(points: np.ndarray, geometry: CropGeometry) -> np.ndarray:
+    """2x3 similarity transform from frame pixels to crop pixels for landmarks from ``geometry.source``."""
+    left, right, nose = anchor_points(points, geometry.source)
+    src = np.stack([left, right, nose]).astype(np.float32)
     dst = np.array([geometry.left_eye, geometry.right_eye, geometry.nose], np.float32) * geometry.size
     matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
     if matrix is None:  # degenerate points: fall back to the eyes alone

@@ -7,7 +7,6 @@ crop; this module applies the input quantisation and dequantises the softmax.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from emotion_cam.card import CardError, ModelCard
 from emotion_cam.labels import EMOTIONS
+from emotion_cam.model_files import shipped_path
 
 MODEL_NAME = "emotion_int8.tflite"
 MODEL_ENV = "EMOTION_CAM_MODEL"
@@ -24,22 +24,11 @@ class ModelError(RuntimeError):
     """The emotion model is missing, unreadable or does not match its card; the message names the path."""
 
 
-def _candidates() -> list[Path]:
-    here = Path(__file__).resolve().parent
-    return [
-        here.parent / "models" / MODEL_NAME,  # source checkout / editable install
-        Path(sys.prefix) / "share" / "emotion-cam" / "models" / MODEL_NAME,  # wheel install (data_files)
-    ]
-
-
 def default_model_path() -> Path:
     """``$EMOTION_CAM_MODEL`` if set, else the shipped model in ``models/``."""
     if os.environ.get(MODEL_ENV):
         return Path(os.environ[MODEL_ENV])
-    for path in _candidates():
-        if path.is_file():
-            return path
-    return _candidates()[0]
+    return shipped_path(MODEL_NAME)
 
 
 def card_path(model_path: str | os.PathLike) -> Path:

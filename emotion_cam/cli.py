@@ -20,11 +20,13 @@ EPILOG_APP = """examples:
 
 def _pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="emotion model (.tflite with its .json card beside it); default: the shipped model")
-    p.add_argument("--detector", choices=("hog", "haar"), default="hog", help="face detector (default: dlib HOG)")
-    p.add_argument("--landmarks", type=int, choices=(5, 68), default=5, help="landmark model points (default: 5)")
+    from emotion_cam.detect import DEFAULT_DETECTOR, DETECTORS
+
+    p.add_argument("--detector", choices=tuple(DETECTORS), default=DEFAULT_DETECTOR,
+                   help=f"face detector (default: {DEFAULT_DETECTOR}; hog is dlib's, haar OpenCV's cascade)")
+    p.add_argument("--landmarks", type=int, choices=(5, 68), default=5,
+                   help="dlib landmark model where the detector gives no points; 68 also draws the contours (default: 5)")
     p.add_argument("--threads", type=int, default=1, help="OpenCV and LiteRT threads (default: 1)")
-    p.add_argument("--detect-threads", type=int, default=2,
-                   help="detection jobs run side by side on a large video frame (default: 2)")
     _mirror_option(p)
 
 
@@ -38,7 +40,7 @@ def _config(args: argparse.Namespace):
     from emotion_cam.pipeline import PipelineConfig
 
     return PipelineConfig(detector=args.detector, landmark_points=args.landmarks, threads=args.threads,
-                          detect_threads=max(1, args.detect_threads), model_path=args.model, mirror_average=args.mirror_average)
+                          model_path=args.model, mirror_average=args.mirror_average)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,7 +249,7 @@ COMMANDS = {"predict": cmd_predict, "video": cmd_video, "eval": cmd_eval, "bench
 def main(argv: list[str] | None = None) -> int:
     from emotion_cam.capture import SourceError
     from emotion_cam.classify import ModelError
-    from emotion_cam.landmarks import ModelFileError
+    from emotion_cam.model_files import ModelFileError
 
     args = build_parser().parse_args(argv)
     try:

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from emotion_cam.model_files import ModelFileError
+
 PREDICTOR_FILES = {5: "shape_predictor_5_face_landmarks.dat", 68: "shape_predictor_68_face_landmarks.dat"}
-
-
-class ModelFileError(RuntimeError):
-    """A model file EmotionCam needs is missing or unreadable; the message says how to get it."""
 
 
 def models_dir() -> Path:

@@ -15,28 +15,29 @@ import numpy as np
 
 from emotion_cam.align import CropGeometry, align_face
 from emotion_cam.classify import Classifier, load_classifier
-from emotion_cam.detect import Detections, auto_scale, detect_close_up, make_detector
+from emotion_cam.detect import DEFAULT_DETECTOR, FaceDetector, make_detector
 from emotion_cam.landmarks import LandmarkPredictor
 from emotion_cam.results import Face, FrameResult
-from emotion_cam.scan import Scanner
+from emotion_cam.scan import Scanner, find_faces
 from emotion_cam.smooth import TrackSmoother
 from emotion_cam.track import Tracker
 
 
 @dataclass
 class PipelineConfig:
-    detector: str = "hog"
-    landmark_points: int = 5
-    still_min_face: int = 32  # px; stills get one thorough detection
-    video_min_face: int = 40  # px; the smallest face a live pass looks for (a large frame's pass is spread over frames)
-    detect_every: int = 10  # frames between the starts of detection passes while tracking (1/3 s at 30 fps)
-    idle_detect_every: int = 6  # frames between passes while no face is tracked (3: a whole core busy with nobody in view)
-    smoothing_s: float = 0.35  # time constant of the probability EMA (label changes on woman2: 1.03/s shown)
+    detector: str = DEFAULT_DETECTOR
+    landmark_points: int = 5  # dlib's model where the detector gives no points (or 68, for drawing the contours)
+    detector_landmarks: bool = True  # align on the detector's own five points where it gives them (YuNet)
+    still_min_face: int = 16  # px; stills get one thorough detection
+    video_min_face: int = 20  # px; the smallest face a live pass looks for
+    detect_every: int = 0  # frames between live passes while faces are tracked; 0: by the frame's size (scan.Scanner)
+    idle_detect_every: int = 0  # the same while no face is tracked; 0: twice the tracked interval
+    smoothing_s: float = 0.35  # time constant of the probability EMA
     max_age_s: float = 1.0  # drop a track not re-detected for this long
-    reconfirm_s: float = 0.4  # a track unconfirmed this long (its tile not reached yet) gets a close look, one a frame
+    reconfirm_s: float = 0.4  # a track unconfirmed this long gets a close look, one a frame
+    classify_budget: int = 4  # faces re-classified per frame; in a larger crowd they take turns, a new face at once
     threads: int = 1  # OpenCV and LiteRT threads
-    detect_threads: int = 2  # a large frame's detection jobs run this many side by side (crowd_1080p: 78% -> 91% live recall)
-    background_detection: bool = False  # the app: detection jobs run beside the frames, which never wait for them
+    background_detection: bool = False  # the app: detection passes run beside the frames, which never wait for them
     model_path: str | None = None
     mirror_average: bool | None = None  # None: the model card's choice
 
@@ -59,27 +60,28 @@ class StageTimer:
 class Pipeline:
     """Built from ``config``; ``detector``, ``landmarks`` and ``classifier`` objects replace the config's defaults."""
 
-    def __init__(self, config: PipelineConfig | None = None, *, detector=None, landmarks: LandmarkPredictor | None = None,
-                 classifier: Classifier | None = None):
+    def __init__(self, config: PipelineConfig | None = None, *, detector: FaceDetector | None = None,
+                 landmarks: LandmarkPredictor | None = None, classifier: Classifier | None = None):
         self.config = config or PipelineConfig()
         cv2.setNumThreads(self.config.threads)
         self.classifier = classifier or load_classifier(self.config.model_path, num_threads=self.config.threads,
                                                         mirror=self.config.mirror_average)
-        self.geometry = CropGeometry.from_card(self.classifier.card)
         self.detector = detector or make_detector(self.config.detector)
         self.landmarks = landmarks or LandmarkPredictor(self.config.landmark_points)
-        # Detection threads need detectors of their own (dlib's are not thread-safe), which only a detector built
+        self.geometry = {"dlib": CropGeometry.from_card(self.classifier.card),
+                         "yunet": CropGeometry.from_card(self.classifier.card, "yunet")}
+        # A background pass needs a detector of its own (they are not thread-safe), which only a detector built
         # here can have: one passed in works alone, in the caller's thread.
-        threads = max(1, self.config.detect_threads) if detector is None else 1
         background = self.config.background_detection and detector is None
-        others = [make_detector(self.config.detector) for _ in range(threads if background else threads - 1)]
-        self.scanner = Scanner(others if background else [self.detector, *others], self.detector, self.config.video_min_face,
-                               self.config.detect_every, self.config.idle_detect_every, background)
+        self.scanner = Scanner(self.detector, self.config.video_min_face, self.config.detect_every,
+                               self.config.idle_detect_every, reconfirm_s=self.config.reconfirm_s,
+                               background=(lambda: make_detector(self.config.detector)) if background else None)
         self.tracker = Tracker(max_age_s=self.config.max_age_s)
         self.smoother = TrackSmoother(self.config.smoothing_s)
         self._frame_index = 0
         self._prev_gray: np.ndarray | None = None
         self._unsure: dict[int, bool] = {}  # per track ID: shown as unsure in the last frame
+        self._raw: dict[int, tuple[np.ndarray, int]] = {}  # per track ID: its last raw probabilities and their frame
 
     @property
     def cuts(self) -> int:
@@ -94,7 +96,7 @@ class Pipeline:
         """Forget all tracks (a new video, a camera switch)."""
         self.tracker.reset()
         self.smoother.reset()
-        self._unsure = {}
+        self._unsure, self._raw = {}, {}
         self._frame_index = 0
         self._prev_gray = None
         self.scanner.restart()
@@ -105,72 +107,85 @@ class Pipeline:
         """Below the card's threshold; a face shown as unsure stays so until it is clearly above it (no blinking)."""
         return bool(probs.max() < self.classifier.unsure_below + (self.UNSURE_HYSTERESIS if was_unsure else 0.0))
 
-    # -- still images -----------------------------------------------------------------------------
-    def detect(self, gray: np.ndarray, min_face: int) -> Detections:
-        """Faces from ``min_face`` px up; if there are none, a second look for one that fills the image or touches its edges."""
-        scale = auto_scale(gray.shape, min_face, self.detector.window)
-        dets = self.detector.detect(gray, scale=scale, min_size=min_face // 2)
-        return dets if len(dets) else detect_close_up(self.detector, gray)
+    def landmark_source(self, detector_points: np.ndarray | None) -> str:
+        """Where a face's alignment points come from: the detector's own, or dlib's model on its box."""
+        usable = (self.config.detector_landmarks and detector_points is not None and self.landmarks.points == 5
+                  and self.geometry["yunet"] is not None)
+        return "yunet" if usable else "dlib"
 
+    def _points(self, gray: np.ndarray, box: np.ndarray, detector_points: np.ndarray | None) -> tuple[np.ndarray, str]:
+        source = self.landmark_source(detector_points)
+        return (detector_points, source) if source == "yunet" else (self.landmarks.predict(gray, box), source)
+
+    # -- still images -----------------------------------------------------------------------------
     def process_image(self, image: np.ndarray, min_face: int | None = None) -> FrameResult:
-        """All faces in a still image: a full detection at a scale that finds small faces."""
+        """All faces in a still image: a thorough detection that finds small faces."""
         timed = StageTimer()
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         with timed("detect"):
-            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-            dets = self.detect(gray, min_face or self.config.still_min_face)
+            dets = find_faces(self.detector, image, min_face or self.config.still_min_face)
         with timed("landmarks"):
-            points = [self.landmarks.predict(gray, b) for b in dets.boxes]
+            marks = [None if dets.landmarks is None else dets.landmarks[i] for i in range(len(dets))]
+            points = [self._points(gray, b, m) for b, m in zip(dets.boxes, marks)]
         probs = self._classify(gray, points, timed)
         faces = [Face(b.copy(), pts, p, p, None, float(s), uncertain=self.unsure(p))
-                 for b, pts, p, s in zip(dets.boxes, points, probs, dets.scores)]
+                 for b, (pts, _), p, s in zip(dets.boxes, points, probs, dets.scores)]
         return FrameResult(faces, timed.ms)
 
     # -- video ------------------------------------------------------------------------------------
     def process_frame(self, frame: np.ndarray, t: float | None = None) -> FrameResult:
-        """One video frame: tracks follow the optical flow; a detection pass runs a job or two a frame.
-
-        A pass starts every ``detect_every`` frames (``idle_detect_every`` with no face), at once after
-        a scene cut (the old boxes are dropped) and as soon as the last pass is done when the flow lost a face.
-        """
+        """One video frame: cut -> follow -> detect -> match -> landmarks -> align -> classify -> smooth."""
         t = time.monotonic() if t is None else t
         timed = StageTimer()
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         h, w = gray.shape[:2]
         with timed("track"):
             same_size = self._prev_gray is not None and self._prev_gray.shape == gray.shape
-            if self.tracker.notice_cut(gray) or not same_size:
-                self.tracker.drop(self.tracker.tracks)  # a new shot: the old boxes mean nothing
+            if self.tracker.notice_cut(gray) or not same_size:  # a new shot: the old boxes mean nothing
+                self.tracker.drop(self.tracker.tracks)
                 self.scanner.restart()
             elif self.tracker.follow(self._prev_gray, gray):
                 self.scanner.hurry()
             if self.tracker.drop_outside(w, h):
                 self.scanner.hurry()
-        self.scanner.step(gray, t, self.tracker, timed)
-        with timed("track"):
-            # A large frame's pass takes a while to reach every tile: meanwhile a face that turned away or went
-            # behind someone would keep its box; the longest-unconfirmed track gets a close look instead.
-            unconfirmed = [tr for tr in self.tracker.tracks if t - tr.last_confirmed > self.config.reconfirm_s]
-            if unconfirmed:
-                self.tracker.confirm(gray, [min(unconfirmed, key=lambda tr: tr.last_confirmed)], self.detector, t)
         self._prev_gray = gray
+        self.scanner.step(frame, t, self.tracker, timed)  # detect, then match (in the scanner: it owns the detector)
         tracks = self.tracker.tracks
         with timed("landmarks"):
-            points = [self.landmarks.predict(gray, tr.box) for tr in tracks]
-        raw = self._classify(gray, points, timed)
+            points = [self._points(gray, tr.box, tr.landmarks) for tr in tracks]
+        due = self._due_for_classification([tr.track_id for tr in tracks])
+        fresh = self._classify(gray, [points[i] for i in due], timed)
         with timed("smooth"):
-            smoothed = self.smoother.update([tr.track_id for tr in tracks], raw, t)
-            self._unsure = {tr.track_id: self.unsure(s, self._unsure.get(tr.track_id, False)) for tr, s in zip(tracks, smoothed)}
-            faces = [Face(tr.box.copy(), pts, s, p, tr.track_id, tr.score, uncertain=self._unsure[tr.track_id])
-                     for tr, pts, s, p in zip(tracks, points, smoothed, raw)]
+            for i, p in zip(due, fresh):
+                self._raw[tracks[i].track_id] = (p, self._frame_index)
+            ids = [tr.track_id for tr in tracks]
+            new = dict(zip(due, fresh))
+            smoothed = self.smoother.update(ids, [new.get(i) for i in range(len(tracks))], t)
+            self._unsure = {i: self.unsure(s, self._unsure.get(i, False)) for i, s in zip(ids, smoothed)}
+            self._raw = {i: self._raw[i] for i in ids}
+            faces = [Face(tr.box.copy(), pts, s, self._raw[tr.track_id][0], tr.track_id, tr.score,
+                          uncertain=self._unsure[tr.track_id])
+                     for tr, (pts, _), s in zip(tracks, points, smoothed)]
         result = FrameResult(faces, timed.ms, self._frame_index, t)
         self._frame_index += 1
         return result
 
+    def _due_for_classification(self, ids: list[int]) -> list[int]:
+        """Indices of the faces to classify this frame: every new one, then the longest-unclassified up to the budget.
+
+        The bars are smoothed over about a third of a second, so a face classified every second or third frame
+        reads the same; a crowd then costs a few crops a frame instead of two per face.
+        """
+        new = [i for i, tid in enumerate(ids) if tid not in self._raw]
+        old = sorted((i for i, tid in enumerate(ids) if tid in self._raw), key=lambda i: self._raw[ids[i]][1])
+        return sorted(new + old[:max(0, self.config.classify_budget - len(new))])
+
     # -- shared -----------------------------------------------------------------------------------
-    def _classify(self, gray: np.ndarray, points: list[np.ndarray], timed: StageTimer) -> np.ndarray:
-        """Align each face onto the model's crop geometry and classify all of them in one call."""
+    def _classify(self, gray: np.ndarray, points: list[tuple[np.ndarray, str]], timed: StageTimer) -> np.ndarray:
+        """Align each face onto the model's crop geometry for its landmark source and classify all of them in one call."""
         with timed("align"):
-            size = self.geometry.size
-            crops = np.stack([align_face(gray, pts, self.geometry) for pts in points]) if points else np.zeros((0, size, size), np.uint8)
+            size = self.geometry["dlib"].size
+            crops = (np.stack([align_face(gray, pts, self.geometry[source]) for pts, source in points]) if points
+                     else np.zeros((0, size, size), np.uint8))
         with timed("classify"):
             return self.classifier.predict(crops) if points else np.zeros((0, len(self.classifier.card.labels)), np.float32)

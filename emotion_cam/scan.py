@@ -1,182 +1,239 @@
-"""Where, at what scale and when a live frame is searched for faces: one thorough pass, cut into jobs that fit a frame's time.
+"""Every call of a face detector goes through here: the passes over live frames and stills, the close-up look,
+the close look that confirms a track or finds a late result's face again. The tracker never sees a detector.
 
-Small faces need the frame enlarged (dlib's HOG window is 80 px: a 40 px face needs
-2x), and a 2x pass over a 1080p frame takes about half a second on one core. Run at
-once it would freeze the picture, so a large frame's pass is cut into tiles that
-overlap by the largest face they are responsible for, plus one coarse job over the
-whole frame for faces larger than that; the pipeline runs a few jobs a frame. A small
-frame's pass is a single job.
+A live pass looks at the whole frame at the scale where the detector finds faces of
+``min_face`` px; it runs every frame on small frames and less often on large ones
+(its cost grows with the pixels it sees), always at least every ``max_every`` frames,
+so a face that comes into view gets its box within a few frames.
 """
 from __future__ import annotations
 
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
+import cv2
 import numpy as np
 
-from emotion_cam.detect import Detections, detect_close_up
-from emotion_cam.track import Tracker, find_near, greedy_match, iou_matrix
+from emotion_cam.detect import Detections, FaceDetector, clip_to_image
+from emotion_cam.track import Track, Tracker, greedy_match, iou_matrix
 
 
-@dataclass(frozen=True)
-class ScanJob:
-    region: tuple[int, int, int, int]  # x1, y1, x2, y2 of the frame the detector sees
-    core: tuple[int, int, int, int]  # a face whose centre lies here is this job's to find
-    scale: float
-    min_face: float = 0.0  # px; smaller faces are another job's
-    max_face: float = math.inf  # px; larger faces may be cut by the region's edge: another job's
-
-    def owns(self, boxes: np.ndarray) -> np.ndarray:
-        """Which of ``boxes`` (N, 4) this job is responsible for: centre in its core, size in its range."""
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-        size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-        x1, y1, x2, y2 = self.core
-        return (cx >= x1) & (cx < x2) & (cy >= y1) & (cy < y2) & (size >= self.min_face) & (size <= self.max_face)
-
-    def run(self, detector, gray: np.ndarray) -> Detections:
-        """The faces this job owns, in frame coordinates."""
-        x1, y1, x2, y2 = self.region
-        dets = detector.detect(gray[y1:y2, x1:x2], scale=self.scale)
-        if not len(dets):
-            return dets
-        boxes = dets.boxes + np.array([x1, y1, x1, y1], np.float32)
-        keep = self.owns(boxes)
-        return Detections(boxes[keep], dets.scores[keep])
-
-
-def plan_scan(shape: tuple[int, ...], min_face: int, window: int, job_megapixels: float = 1.3,
-              max_megapixels: float = 9.0) -> list[ScanJob]:
-    """The jobs of one pass over a frame of ``shape`` that finds faces from ``min_face`` px up.
-
-    ``job_megapixels`` bounds the enlarged area one job searches (HOG costs about 55 ms a
-    megapixel here), ``max_megapixels`` the whole pass (a 4K frame gets a coarser scale).
-    """
+def pass_scale(detector: FaceDetector, shape: tuple[int, ...], min_face: float, max_pixels: float = 4e6) -> float:
+    """The scale at which ``detector`` finds faces from ``min_face`` px in an image of ``shape``, within ``max_pixels``."""
     h, w = shape[:2]
-    scale = float(np.clip(window / max(min_face, 1), 0.25, 4.0))
-    scale = min(scale, math.sqrt(max_megapixels * 1e6 / max(h * w, 1)))
-    whole = (0, 0, w, h)
-    if h * w * scale**2 <= job_megapixels * 1e6:
-        return [ScanJob(whole, whole, scale)]
-    overlap = 3 * window / scale  # tiles find faces up to this size whole; the coarse job finds larger ones
-    side = math.sqrt(job_megapixels * 1e6) / scale - overlap  # a tile's core, so that the tile fits the budget
-    cols, rows = max(1, math.ceil(w / max(side, overlap))), max(1, math.ceil(h / max(side, overlap)))
-    xs = np.linspace(0, w, cols + 1).round().astype(int)
-    ys = np.linspace(0, h, rows + 1).round().astype(int)
-    half = int(math.ceil(overlap / 2))
-    coarse_face = 0.8 * overlap  # a little below the tiles' limit: no face size falls between the two
-    jobs = [ScanJob(whole, whole, min(scale, window / coarse_face), min_face=coarse_face)]
-    for r in range(rows):
-        for c in range(cols):
-            core = (int(xs[c]), int(ys[r]), int(xs[c + 1]), int(ys[r + 1]))
-            region = (max(0, core[0] - half), max(0, core[1] - half), min(w, core[2] + half), min(h, core[3] + half))
-            jobs.append(ScanJob(region, core, scale, max_face=overlap))
-    return jobs
+    scale = detector.min_face(1.0) / max(min_face, 1.0)
+    return float(min(scale, 4.0, math.sqrt(max_pixels / max(h * w, 1))))
 
 
-def _run_job(job: ScanJob, detector, gray: np.ndarray, close_up: bool) -> Detections:
-    dets = job.run(detector, gray)
-    if close_up and not len(dets) and job.region == (0, 0, gray.shape[1], gray.shape[0]):
-        dets = detect_close_up(detector, gray)  # a face too close to the camera
-    return dets
+def nms(dets: Detections, iou: float = 0.4) -> Detections:
+    """One box per face when two looks found the same one (the higher score kept)."""
+    if len(dets) < 2:
+        return dets
+    xywh = np.concatenate([dets.boxes[:, :2], dets.boxes[:, 2:] - dets.boxes[:, :2]], 1).tolist()
+    ranks = (dets.scores - dets.scores.min() + 1.0).tolist()  # NMSBoxes keeps scores above a threshold >= 0; HOG's may be < 0
+    keep = cv2.dnn.NMSBoxes(xywh, ranks, 0.0, iou)
+    return dets[np.sort(np.asarray(keep, int).reshape(-1))]
+
+
+def concat(parts: list[Detections]) -> Detections:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return Detections()
+    marks = [p.landmarks for p in parts]
+    return Detections(np.concatenate([p.boxes for p in parts]).astype(np.float32), np.concatenate([p.scores for p in parts]),
+                      None if any(m is None for m in marks) else np.concatenate(marks))
+
+
+def detect_close_up(detector: FaceDetector, image: np.ndarray, border: float = 0.3, side: int = 400) -> Detections:
+    """Faces that fill the image or run off its edges, for when a normal pass finds none.
+
+    Detectors judge a face with some of its surroundings in view; a face that fills a
+    close-up (a webcam user leaning in) or is cut by the image edge lacks them. On the
+    image with a grey border, shrunk to ``side`` px, most such faces are found again.
+    """
+    h, w = image.shape[:2]
+    pad = int(border * max(h, w))
+    framed = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    dets = detector.detect(framed, scale=min(1.0, side / framed.shape[0], side / framed.shape[1]))
+    return clip_to_image(dets.shifted(-pad, -pad), image.shape)
+
+
+def find_faces(detector: FaceDetector, image: np.ndarray, min_face: float, coarse_side: int = 640) -> Detections:
+    """Every face in a still image from ``min_face`` px up.
+
+    One pass at the scale for small faces and one with the image's long side at ``coarse_side`` (the input size
+    YuNet was trained at: it sees large faces best there, and faces in small, soft photos better enlarged to it),
+    merged; the close-up look when neither finds a face.
+    A still gets one chance to be right, so each face must also be found by a close look at the size the
+    detector sees best: a dog's face that one pass took for a person's (dogs.jpg) is not found there.
+    """
+    scale = pass_scale(detector, image.shape, min_face)
+    found = [detector.detect(image, scale)]
+    coarse = coarse_side / max(image.shape[:2])
+    if abs(np.log(coarse / scale)) > np.log(1.15):
+        found.append(detector.detect(image, coarse))
+    dets = nms(concat(found))
+    dets = dets[np.minimum(dets.boxes[:, 2] - dets.boxes[:, 0], dets.boxes[:, 3] - dets.boxes[:, 1]) >= 0.75 * min_face]
+    if not len(dets):
+        return detect_close_up(detector, image)
+    return dets[np.array([_seen_up_close(detector, image, box) for box in dets.boxes], bool)]
+
+
+def _seen_up_close(detector: FaceDetector, image: np.ndarray, box: np.ndarray) -> bool:
+    dets = look_around(image, box, detector)
+    return bool(len(dets)) and float(iou_matrix(box[None], dets.boxes).max()) >= 0.3
+
+
+def look_around(image: np.ndarray, box: np.ndarray, detector: FaceDetector, grow: float = 0.5,
+                face_px: float | None = None) -> Detections:
+    """Faces in the region of ``box`` grown by ``grow`` box sizes on every side, the region resized so that a
+    face of the box's size is ``face_px`` tall (default: the size the detector sees best); image coordinates."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    rx1, ry1 = int(max(0, x1 - grow * bw)), int(max(0, y1 - grow * bh))
+    rx2, ry2 = int(min(w, x2 + grow * bw)), int(min(h, y2 + grow * bh))
+    if rx2 - rx1 < 8 or ry2 - ry1 < 8:
+        return Detections()
+    scale = float(np.clip((face_px or detector.preferred_face) / max(bh, 1), 0.25, 4.0))
+    return detector.detect(image[ry1:ry2, rx1:rx2], scale=scale).shifted(rx1, ry1)
+
+
+def find_near(image: np.ndarray, box: np.ndarray, detector: FaceDetector, reach: float = 1.0) -> Detections:
+    """The face of about ``box``'s size nearest to it within ``reach`` box sizes (an empty result if none).
+
+    For a face found in an earlier frame: where it is now, found again rather than followed (the optical flow
+    across several frames of a walking crowd can land on a coat).
+    """
+    dets = look_around(image, box, detector, grow=reach)
+    if not len(dets):
+        return dets
+    ratio = (dets.boxes[:, 3] - dets.boxes[:, 1]) / max(box[3] - box[1], 1)
+    distance = np.hypot(*((dets.boxes[:, :2] + dets.boxes[:, 2:]) / 2 - (box[:2] + box[2:]) / 2).T)
+    distance[(ratio < 0.7) | (ratio > 1.4)] = np.inf
+    best = int(np.argmin(distance))
+    return dets[[best]] if np.isfinite(distance[best]) else dets[[]]
 
 
 @dataclass
 class _InFlight:
-    """A detection job running in the background, with what it needs to be applied to a later frame."""
+    """A pass running in the background, with what it needs to be applied to a later frame."""
 
-    job: ScanJob
     future: Future
-    detector: object  # busy until the job is done
-    gray: np.ndarray  # the frame it looks at
-    boxes: dict[int, np.ndarray]  # track ID -> its box in that frame
+    detector: FaceDetector  # busy until the pass is done
+    boxes: dict[int, np.ndarray]  # track ID -> its box in the frame the pass looks at
     stale: bool = False  # a cut or a reset came since: its faces belong to another shot
 
 
 class Scanner:
-    """Runs a live video's detection passes: when one starts, which jobs run on which frame, and what they found
-    reaching the tracker.
+    """When a live video is searched for faces, and what the detector found reaching the tracker.
 
-    In the frame's own time (``background=False``: the ``video`` and ``bench`` commands) up to ``len(detectors)``
-    jobs run side by side in each frame, so every run sees the same detections. In the background (the app) each
-    idle detector takes the next job on the latest frame and the frames never wait; a job's faces are brought to
-    the frame where they arrive. dlib releases Python's lock while it detects, but a detector object is not
-    thread-safe, so each thread has its own.
+    In the frame's own time (``video`` and ``bench``) a due pass runs in the frame, so every run sees the
+    same detections. In the background (the app) a due pass runs on its own detector beside the frames,
+    which never wait for it; its faces are brought to the frame where they arrive. ``looker`` makes the
+    close looks in the caller's thread.
     """
 
-    def __init__(self, detectors: list, looker, min_face: int, every: int, idle_every: int, background: bool = False):
-        self.detectors = detectors
-        self.looker = looker  # the detector for close looks in the caller's thread (never one of a running job)
-        self.min_face, self.every, self.idle_every = min_face, every, idle_every
-        self.background = background
-        self._pool = ThreadPoolExecutor(len(detectors)) if background or len(detectors) > 1 else None
-        self._idle = list(detectors)  # background: detectors not running a job
-        self._running: list[_InFlight] = []  # background: jobs whose faces have not reached the tracker yet
-        self._jobs: list[ScanJob] = []  # what is left of the current pass
+    def __init__(self, looker: FaceDetector, min_face: float, every: int = 0, idle_every: int = 0, max_every: int = 5,
+                 pass_pixels: float = 250_000, reconfirm_s: float = 0.4,
+                 background: Callable[[], FaceDetector] | None = None):
+        self.looker = looker
+        self.min_face = min_face
+        self.every, self.idle_every, self.max_every = every, idle_every, max_every
+        self.pass_pixels = pass_pixels  # pixels a pass may look at per frame between passes (0 "every": automatic)
+        self.reconfirm_s = reconfirm_s
+        self._background = background() if background else None
+        self._pool = ThreadPoolExecutor(1) if background else None
+        self._running: _InFlight | None = None
         self._since_pass = 0
         self._due = True
 
     def restart(self) -> None:
-        """A new shot or source: drop the pass under way (running jobs finish, their faces are ignored); one starts at once."""
-        self._jobs = []
-        for job in self._running:
-            job.stale = True
+        """A new shot or source: a running pass's faces are ignored; a pass starts at once."""
+        if self._running is not None:
+            self._running.stale = True
         self._due = True
 
     def hurry(self) -> None:
-        """Start the next pass as soon as the current one is done (the flow lost a face, or one left the frame)."""
+        """Run the next pass as soon as possible (the flow lost a face, or one left the frame)."""
         self._due = True
 
-    def step(self, gray: np.ndarray, t: float, tracker: Tracker, timed) -> None:
-        """This frame's share of detection; ``timed(stage)`` times the stages."""
-        self._since_pass += 1
-        with timed("track"):
-            for done in [job for job in self._running if job.future.done()]:
-                self._running.remove(done)
-                self._idle.append(done.detector)
-                if not done.stale:
-                    self._apply_late(done, gray, t, tracker)
-            every = self.every if tracker.tracks else self.idle_every
-            if not self._jobs and not self._running and (self._due or self._since_pass >= every):
-                self._jobs = plan_scan(gray.shape, self.min_face, self.detectors[0].window)
-                self._since_pass, self._due = 0, False
-        close_up = not tracker.tracks
-        if self.background:
-            while self._jobs and self._idle:
-                job, detector = self._jobs.pop(0), self._idle.pop()
-                self._running.append(_InFlight(job, self._pool.submit(_run_job, job, detector, gray, close_up), detector,
-                                               gray, {tr.track_id: tr.box.copy() for tr in tracker.tracks}))
-            return
-        jobs, self._jobs = self._jobs[:len(self.detectors)], self._jobs[len(self.detectors):]
-        if not jobs:
-            return
-        with timed("detect"):
-            if len(jobs) > 1:
-                found = list(self._pool.map(_run_job, jobs, self.detectors, [gray] * len(jobs), [close_up] * len(jobs)))
-            else:
-                found = [_run_job(jobs[0], self.detectors[0], gray, close_up)]
-        with timed("track"):
-            for job, dets in zip(jobs, found):
-                missed = tracker.update_detections(dets.boxes, dets.scores, t, owned=job.owns)
-                tracker.confirm(gray, missed, self.looker, t)
+    def intervals(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """Frames between passes (faces tracked, none tracked) for frames of ``shape``."""
+        h, w = shape[:2]
+        scale = pass_scale(self.looker, shape, self.min_face)
+        auto = int(np.clip(math.ceil(h * w * scale**2 / self.pass_pixels), 1, self.max_every))
+        every = self.every or auto
+        return every, max(self.idle_every or 2 * auto, every)
 
-    def _apply_late(self, done: _InFlight, gray: np.ndarray, t: float, tracker: Tracker) -> None:
-        """A job's faces in an earlier frame, brought to this one: a face matched to a track moves as the track has
+    def step(self, frame: np.ndarray, t: float, tracker: Tracker, timed) -> None:
+        """This frame's detection: late results applied, a pass if one is due, a close look at an old track."""
+        self._since_pass += 1
+        running = self._running
+        if running is not None and running.future.done():
+            self._running = None
+            if not running.stale:
+                with timed("track"):
+                    self._apply_late(running, frame, t, tracker)
+        every, idle_every = self.intervals(frame.shape)
+        if self._due or self._since_pass >= (every if tracker.tracks else idle_every):
+            if self._background is not None:
+                if self._running is None:
+                    self._since_pass, self._due = 0, False
+                    self._running = _InFlight(self._pool.submit(self._pass, self._background, frame, not tracker.tracks),
+                                              self._background, {tr.track_id: tr.box.copy() for tr in tracker.tracks})
+            else:
+                self._since_pass, self._due = 0, False
+                with timed("detect"):
+                    dets = self._pass(self.looker, frame, not tracker.tracks)
+                with timed("track"):
+                    self._update(frame, dets, t, tracker)
+                return
+        # Between passes (or while a background pass runs) a track unconfirmed for a while gets a close look, one a
+        # frame: a face that turned away or went behind someone would otherwise keep its box.
+        unconfirmed = [tr for tr in tracker.tracks if t - tr.last_confirmed > self.reconfirm_s]
+        if unconfirmed:
+            with timed("detect"):
+                self.confirm(frame, [min(unconfirmed, key=lambda tr: tr.last_confirmed)], tracker, t)
+
+    def _pass(self, detector: FaceDetector, frame: np.ndarray, close_up: bool) -> Detections:
+        dets = detector.detect(frame, pass_scale(detector, frame.shape, self.min_face))
+        return detect_close_up(detector, frame) if close_up and not len(dets) else dets
+
+    def _update(self, frame: np.ndarray, dets: Detections, t: float, tracker: Tracker) -> None:
+        missed = tracker.update(dets, t)
+        self.confirm(frame, missed, tracker, t)
+
+    def confirm(self, frame: np.ndarray, tracks: list[Track], tracker: Tracker, t: float) -> None:
+        """Look again, closely, around each of ``tracks`` (missed by a pass, or unconfirmed); drop those with no face.
+
+        A pass at a scale chosen for speed misses some faces it could see up close; a box that has drifted onto
+        a hand or a tie has no face under it at any scale.
+        """
+        gone = []
+        for tr in tracks:
+            dets = look_around(frame, tr.box, self.looker)
+            iou = iou_matrix(tr.box[None], dets.boxes)[0] if len(dets) else np.zeros(0)
+            if not len(iou) or iou.max() < 0.2:
+                gone.append(tr)
+            else:
+                tracker.confirm(tr, dets[[int(np.argmax(iou))]], t)
+        tracker.drop(gone)
+
+    def _apply_late(self, done: _InFlight, frame: np.ndarray, t: float, tracker: Tracker) -> None:
+        """A pass's faces in an earlier frame, brought to this one: a face matched to a track moves as the track has
         moved since; a new face is looked for again near where it was."""
         dets = done.future.result()
         live = {tr.track_id: tr for tr in tracker.tracks}
         ids = [i for i in done.boxes if i in live]
         then = np.array([done.boxes[i] for i in ids], np.float32).reshape(-1, 4)
         pairs = greedy_match(iou_matrix(then, dets.boxes), tracker.iou_threshold)
-        boxes, scores, keep = dets.boxes.copy(), dets.scores.copy(), np.ones(len(dets), bool)
+        moved = []
         for r, c in pairs:
-            boxes[c] += live[ids[r]].box - then[r]
+            d = live[ids[r]].box - then[r]
+            moved.append(dets[[c]].shifted(float(d[0] + d[2]) / 2, float(d[1] + d[3]) / 2))
         for c in sorted(set(range(len(dets))) - {c for _, c in pairs}):
-            found = find_near(gray, boxes[c], self.looker)
-            if found is None:
-                keep[c] = False  # turned away or hidden since: the next pass will tell
-            else:
-                boxes[c], scores[c] = found
-        missed = tracker.update_detections(boxes[keep], scores[keep], t, owned=done.job.owns)
-        tracker.confirm(gray, missed, self.looker, t)
+            moved.append(find_near(frame, dets.boxes[c], self.looker))  # empty if it turned away or hid since
+        self._update(frame, concat(moved), t, tracker)

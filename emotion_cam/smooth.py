@@ -48,10 +48,14 @@ class TrackSmoother:
     def reset(self) -> None:
         self._by_id.clear()
 
-    def update(self, ids: list[int], probs: np.ndarray, t: float) -> np.ndarray:
-        """Smoothed (N, 7) probabilities for this frame's tracks ``ids`` with raw ``probs`` at time ``t``."""
+    def update(self, ids: list[int], probs, t: float) -> np.ndarray:
+        """Smoothed (N, 7) probabilities for this frame's tracks ``ids`` with raw ``probs`` at time ``t``.
+
+        A row of ``probs`` may be None: that face was not classified this frame and keeps its smoothed value.
+        """
         self._by_id = {i: self._by_id.get(i) or EmotionSmoother(self.time_constant_s) for i in ids}
-        out = np.empty_like(np.asarray(probs, np.float32))
-        for k, (i, p) in enumerate(zip(ids, probs)):
-            out[k] = self._by_id[i].update(p, t)
-        return out
+        rows = []
+        for i, p in zip(ids, probs):
+            smoother = self._by_id[i]
+            rows.append(smoother.probs if p is None and smoother.probs is not None else smoother.update(p, t))
+        return np.array(rows, np.float32) if rows else np.zeros((0, 0), np.float32)

@@ -1,11 +1,9 @@
-"""Face tracks: stable IDs across frames, cheap box updates between detection passes, and scene cuts.
+"""Face tracks: stable IDs across frames, box updates between detection passes, and scene cuts. Boxes only:
+the tracker is handed detections and never calls a detector (``emotion_cam.scan`` does).
 
-Detection is the expensive stage (tens of ms), so a pass runs only every few
-frames; in between, each track's box moves with the optical flow of its face.
-Detections are matched to tracks by IoU. A track a pass misses gets a close
-second look around its box and is dropped if no face is there; after a scene
-cut only what the new shot's detection finds is kept. A track not confirmed for
-``max_age_s`` is dropped.
+Between passes each track's box (and its landmarks, if the detector gave them) moves
+with the optical flow of its face. Detections are matched to tracks by IoU; a track
+not confirmed for ``max_age_s`` is dropped.
 """
 from __future__ import annotations
 
@@ -49,25 +47,6 @@ def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     return pairs
 
 
-def look_around(image: np.ndarray, box: np.ndarray, detector, grow: float = 0.5, face_px: float | None = None,
-                threshold: float | None = None) -> Detections:
-    """Faces in the region of ``box`` grown by ``grow`` box sizes on every side, in image coordinates: a close look.
-
-    The region is enlarged so that a face of the box's size is ``face_px`` tall (default 1.25 detector windows).
-    """
-    h, w = image.shape[:2]
-    x1, y1, x2, y2 = box
-    bw, bh = x2 - x1, y2 - y1
-    rx1, ry1 = int(max(0, x1 - grow * bw)), int(max(0, y1 - grow * bh))
-    rx2, ry2 = int(min(w, x2 + grow * bw)), int(min(h, y2 + grow * bh))
-    if rx2 - rx1 < 8 or ry2 - ry1 < 8:
-        return Detections()
-    scale = float(np.clip((face_px or 1.25 * detector.window) / max(bh, 1), 0.5 if face_px is None else 0.25,
-                          3.0 if face_px is None else 4.0))
-    dets = detector.detect(image[ry1:ry2, rx1:rx2], scale=scale, threshold=threshold)
-    return Detections(dets.boxes + np.array([rx1, ry1, rx1, ry1], np.float32), dets.scores)
-
-
 def move_boxes(prev: np.ndarray, gray: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray | None]:
     """Each box moved and scaled from ``prev`` to ``gray`` by the optical flow of a grid of points on it
     (pyramidal Lucas-Kanade, one call for all boxes, robust similarity fit); None where the flow failed."""
@@ -98,22 +77,6 @@ def move_boxes(prev: np.ndarray, gray: np.ndarray, boxes: list[np.ndarray]) -> l
     return moved
 
 
-def find_near(gray: np.ndarray, box: np.ndarray, detector, reach: float = 1.0) -> tuple[np.ndarray, float] | None:
-    """The face of about ``box``'s size nearest to it, within ``reach`` box sizes around it; None if there is none.
-
-    For a face found in an earlier frame: where it is now, found again rather than followed (the optical flow
-    across several frames of a walking crowd can land on a coat).
-    """
-    dets = look_around(gray, box, detector, grow=reach)
-    if not len(dets):
-        return None
-    ratio = (dets.boxes[:, 3] - dets.boxes[:, 1]) / max(box[3] - box[1], 1)
-    distance = np.hypot(*((dets.boxes[:, :2] + dets.boxes[:, 2:]) / 2 - (box[:2] + box[2:]) / 2).T)
-    distance[(ratio < 0.7) | (ratio > 1.4)] = np.inf
-    best = int(np.argmin(distance))
-    return (dets.boxes[best], float(dets.scores[best])) if np.isfinite(distance[best]) else None
-
-
 @dataclass
 class SceneThumb:
     """A tiny grayscale copy of a frame and its histogram, to notice cuts between consecutive frames."""
@@ -137,12 +100,18 @@ class SceneThumb:
         return diff > max_mean_diff or cv2.compareHist(prev.hist, self.hist, cv2.HISTCMP_BHATTACHARYYA) > max_hist_distance
 
 
-@dataclass
+@dataclass(eq=False)  # a track is itself, not its values
 class Track:
     track_id: int
     box: np.ndarray  # x1, y1, x2, y2 (float32)
     last_confirmed: float  # time of the last detection that found this face
     score: float = 0.0
+    landmarks: np.ndarray | None = None  # (5, 2) the detector's points, moved with the box since
+
+    def take(self, dets: Detections, i: int, t: float) -> None:
+        """This track's face is detection ``i`` of ``dets``, seen at time ``t``."""
+        self.box, self.score, self.last_confirmed = dets.boxes[i].astype(np.float32), float(dets.scores[i]), t
+        self.landmarks = None if dets.landmarks is None else dets.landmarks[i].astype(np.float32)
 
 
 class Tracker:
@@ -170,46 +139,31 @@ class Tracker:
         self.cuts += int(cut)
         return cut
 
-    def update_detections(self, boxes: np.ndarray, scores: np.ndarray, t: float, owned=None) -> list[Track]:
+    def update(self, dets: Detections, t: float) -> list[Track]:
         """Match a detection pass: matched tracks take the detected box, new faces get new IDs.
 
-        An unmatched track counts as missed only where the pass looked for it (``owned(boxes) -> bool
-        mask``; everywhere by default); a missed track ages (dropped after ``max_age_s``). Returns the
-        missed tracks that were kept, for ``confirm``.
+        An unmatched track is missed; it is dropped once unconfirmed for ``max_age_s``. Returns the missed
+        tracks that were kept, for a closer look.
         """
         current = np.array([tr.box for tr in self.tracks], np.float32).reshape(-1, 4)
-        pairs = greedy_match(iou_matrix(current, boxes), self.iou_threshold)
-        matched_tracks = {r for r, _ in pairs}
-        matched_dets = {c for _, c in pairs}
+        pairs = greedy_match(iou_matrix(current, dets.boxes), self.iou_threshold)
         for r, c in pairs:
-            tr = self.tracks[r]
-            tr.box, tr.score, tr.last_confirmed = boxes[c].astype(np.float32), float(scores[c]), t
-        looked = owned(current) if owned is not None else np.ones(len(current), bool)
-        missed = [tr for i, tr in enumerate(self.tracks) if i not in matched_tracks and looked[i]]
-        stale = {id(tr) for tr in missed if t - tr.last_confirmed > self.max_age_s}
-        self.tracks = [tr for tr in self.tracks if id(tr) not in stale]
-        for c in range(len(boxes)):
+            self.tracks[r].take(dets, c, t)
+        matched_tracks, matched_dets = {r for r, _ in pairs}, {c for _, c in pairs}
+        missed = [tr for i, tr in enumerate(self.tracks) if i not in matched_tracks]
+        stale = [tr for tr in missed if t - tr.last_confirmed > self.max_age_s]
+        self.drop(stale)
+        for c in range(len(dets)):
             if c not in matched_dets:
-                self.tracks.append(Track(self._next_id, boxes[c].astype(np.float32), t, score=float(scores[c])))
+                track = Track(self._next_id, dets.boxes[c], t)
+                track.take(dets, c, t)
+                self.tracks.append(track)
                 self._next_id += 1
-        return [tr for tr in missed if id(tr) not in stale]
+        return [tr for tr in missed if tr not in stale]
 
-    def confirm(self, gray: np.ndarray, tracks: list[Track], detector, t: float) -> None:
-        """Look again, closely, around each of ``tracks`` (missed by a pass, or unconfirmed); drop those with no face there.
-
-        The full pass runs at a scale chosen for speed and misses some faces it could see up close; a
-        box that has drifted onto a hand or a tie has no face under it at any scale.
-        """
-        gone = []
-        for tr in tracks:
-            dets = look_around(gray, tr.box, detector)
-            iou = iou_matrix(tr.box[None], dets.boxes)[0] if len(dets) else np.zeros(0)
-            if not len(iou) or iou.max() < 0.2:
-                gone.append(tr)
-                continue
-            best = int(np.argmax(iou))
-            tr.box, tr.score, tr.last_confirmed = dets.boxes[best], float(dets.scores[best]), t
-        self.drop(gone)
+    def confirm(self, track: Track, dets: Detections, t: float) -> None:
+        """A closer look found ``track``'s face (the one detection in ``dets``)."""
+        track.take(dets, 0, t)
 
     def follow(self, prev: np.ndarray, gray: np.ndarray) -> bool:
         """Move and scale each box with the optical flow of its face; True if the flow lost a face.
@@ -220,8 +174,12 @@ class Tracker:
         """
         moved = move_boxes(prev, gray, [tr.box for tr in self.tracks])
         for tr, box in zip(self.tracks, moved):
-            if box is not None:
-                tr.box = box
+            if box is None:
+                continue
+            if tr.landmarks is not None:  # the same shift and scale as the box
+                scale = (box[2] - box[0]) / max(tr.box[2] - tr.box[0], 1e-6)
+                tr.landmarks = (tr.landmarks - (tr.box[:2] + tr.box[2:]) / 2) * scale + (box[:2] + box[2:]) / 2
+            tr.box = box
         return any(box is None for box in moved)
 
     def drop_outside(self, width: int, height: int, min_inside: float = 0.5) -> bool:
@@ -238,5 +196,4 @@ class Tracker:
         return dropped
 
     def drop(self, tracks: list[Track]) -> None:
-        gone = {id(tr) for tr in tracks}
-        self.tracks = [tr for tr in self.tracks if id(tr) not in gone]
+        self.tracks = [tr for tr in self.tracks if tr not in tracks]

@@ -1,4 +1,4 @@
-"""The HOG detector loads from a binary cache and finds what dlib's own does; close-ups and faces cut by the edge are found."""
+"""Each detector on real photos: YuNet's file checks and landmarks, HOG's binary cache; close-ups and faces cut by the edge."""
 from __future__ import annotations
 
 from collections import Counter
@@ -6,11 +6,47 @@ from collections import Counter
 import cv2
 import numpy as np
 
-from emotion_cam.detect import HogDetector, cache_dir
+import pytest
+
+from emotion_cam.detect import LANDMARK_NAMES, YUNET_MODELS, HaarDetector, HogDetector, YuNetDetector, cache_dir
 from emotion_cam.imageio import read_image
+from emotion_cam.model_files import ModelFileError, shipped_path
 from emotion_cam.track import iou_matrix
 
 PHOTO = "2008_002470.jpg"  # six faces in 500x332: a few seconds of HOG, where bald_guys.jpg (3 MP) takes half a minute
+
+
+def test_yunet_finds_the_close_up_face_with_its_landmarks_in_order(faces_dir):
+    image = read_image(faces_dir / "Tom_Cruise_avp_2014_4.jpg")
+    dets = YuNetDetector().detect(image, 0.5)
+    assert len(dets) == 1 and dets.scores[0] > 0.9 and dets.landmarks.shape == (1, 5, 2)
+    p = dict(zip(LANDMARK_NAMES, dets.landmarks[0]))
+    assert p["right_eye"][0] < p["left_eye"][0]  # the subject's right eye is on the image's left
+    assert p["right_mouth"][0] < p["left_mouth"][0]
+    assert max(p["right_eye"][1], p["left_eye"][1]) < p["nose_tip"][1] < min(p["right_mouth"][1], p["left_mouth"][1])
+    x1, y1, x2, y2 = dets.boxes[0]
+    assert all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in dets.landmarks[0])
+
+
+def test_yunet_sees_the_same_faces_in_grey(faces_dir):
+    image = read_image(faces_dir / PHOTO)
+    colour = YuNetDetector().detect(image, 1.5)
+    grey = YuNetDetector().detect(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), 1.5)
+    assert len(colour) >= 5 and abs(len(grey) - len(colour)) <= 1
+
+
+def test_a_damaged_or_missing_yunet_file_is_one_clear_error(tmp_path):
+    shipped = shipped_path(YUNET_MODELS["s"].file)
+    damaged = tmp_path / "yunet.onnx"
+    damaged.write_bytes(shipped.read_bytes()[:-100])
+    with pytest.raises(ModelFileError, match="damaged model file"):
+        YuNetDetector(path=damaged)
+    with pytest.raises(ModelFileError, match=str(tmp_path / "missing.onnx")):
+        YuNetDetector(path=tmp_path / "missing.onnx")
+
+
+def test_haar_finds_frontal_faces(faces_dir):
+    assert len(HaarDetector().detect(read_image(faces_dir / PHOTO), 2.0)) >= 4
 
 
 def test_cached_detector_matches_dlibs_builtin(faces_dir, tmp_path, monkeypatch):
@@ -72,7 +108,7 @@ def close_up_crops(faces_dir):
 
 
 def test_close_ups_and_faces_cut_by_the_edge_are_found(faces_dir, pipeline):
-    """Each kind of crop >= 85% found (IoU >= 0.4), >= 92% over all, no second box; 76% before the bordered second look."""
+    """Each kind of crop >= 90% found (IoU >= 0.4), >= 98% over all, no second box (HOG with its bordered second look: 95.3%)."""
     found, total, extra = Counter(), Counter(), 0
     for kind, crop, truth in close_up_crops(faces_dir):
         boxes = np.array([f.box for f in pipeline.process_image(crop).faces], np.float32).reshape(-1, 4)
@@ -82,6 +118,6 @@ def test_close_ups_and_faces_cut_by_the_edge_are_found(faces_dir, pipeline):
             found[kind] += int(iou.max() >= 0.4)
             extra += int((iou < 0.4).sum())
     assert set(total) == set(CLOSE_UPS) and min(total.values()) >= 40
-    assert all(found[k] >= 0.85 * total[k] for k in total), dict(found)
-    assert sum(found.values()) >= 0.92 * sum(total.values()), dict(found)
+    assert all(found[k] >= 0.9 * total[k] for k in total), dict(found)
+    assert sum(found.values()) >= 0.98 * sum(total.values()), dict(found)
     assert extra <= 2

@@ -3,34 +3,60 @@
 FER-2013 faces were found by a detector and cropped loosely; the runtime instead
 aligns faces by landmarks. Running dlib's detector and 5-point landmark model
 on upscaled training crops gives the canonical positions (median over
-thousands of faces) that ``emotion_cam.align`` maps every live face onto.
+thousands of faces) that ``emotion_cam.align`` maps every live face onto; the same
+for YuNet's five points (its eyes are centres, its nose point the tip), measured on
+the crops with a grey border, as the close-up look sees a face that fills the image.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from emotion_cam.detect import HogDetector
-from emotion_cam.landmarks import LandmarkPredictor, eye_centres, nose_point
+from emotion_cam.align import anchor_points
+from emotion_cam.detect import HogDetector, YuNetDetector
+from emotion_cam.landmarks import LandmarkPredictor
+from emotion_cam.scan import detect_close_up
 
 UPSCALE = 4  # 48 px -> 192 px: HOG needs faces of ~80 px and up
 
 
-def measure(faces: np.ndarray, limit: int = 3000, seed: int = 0) -> dict:
-    """Median eye and nose positions (fractions of the crop side) over up to ``limit`` faces."""
+METHODS = {
+    "dlib": "dlib HOG detector + 5-point shape predictor on train crops upscaled 4x (cubic); median position",
+    "yunet": "YuNet on train crops upscaled 4x (cubic) with a grey border (the close-up look); its eye centres and "
+             "nose tip; median position",
+}
+
+
+def _points(source: str):
+    """A function from an upscaled crop to its one face's landmarks (None unless exactly one face is found)."""
+    if source == "yunet":
+        yunet = YuNetDetector()
+
+        def points(big: np.ndarray) -> np.ndarray | None:
+            dets = detect_close_up(yunet, big)
+            return dets.landmarks[0] if len(dets) == 1 else None
+    else:
+        detector, predictor = HogDetector(), LandmarkPredictor(5)
+
+        def points(big: np.ndarray) -> np.ndarray | None:
+            dets = detector.detect(big)
+            return predictor.predict(big, dets.boxes[0]) if len(dets) == 1 else None
+    return points
+
+
+def measure(faces: np.ndarray, limit: int = 3000, seed: int = 0, source: str = "dlib") -> dict:
+    """Median eye and nose positions (fractions of the crop side) over up to ``limit`` faces, for ``source``'s landmarks."""
     rng = np.random.default_rng(seed)
     sample = faces[rng.permutation(len(faces))[:limit]]
-    detector, predictor = HogDetector(), LandmarkPredictor(5)
+    find = _points(source)
     size = faces.shape[1]
     rows = []
     for face in sample:
         big = cv2.resize(face, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_CUBIC)
-        dets = detector.detect(big)
-        if len(dets) != 1:
+        pts = find(big)
+        if pts is None:
             continue
-        pts = predictor.predict(big, dets.boxes[0]) / (UPSCALE * size)
-        left, right = eye_centres(pts)
-        rows.append(np.concatenate([left, right, nose_point(pts)]))
+        rows.append(np.concatenate(anchor_points(pts / (UPSCALE * size), source)))
     if len(rows) < max(10, len(sample) // 5):
         raise RuntimeError(f"landmarks found on only {len(rows)} of {len(sample)} faces; cannot measure the crop geometry")
     rows = np.array(rows)
@@ -44,5 +70,10 @@ def measure(faces: np.ndarray, limit: int = 3000, seed: int = 0) -> dict:
         "spread_iqr": {"left_eye": r(iqr[0:2]), "right_eye": r(iqr[2:4]), "nose": r(iqr[4:6])},
         "faces_measured": int(len(rows)),
         "faces_tried": int(len(sample)),
-        "method": "dlib HOG detector + 5-point shape predictor on train crops upscaled 4x (cubic); median position",
+        "method": METHODS[source],
     }
+
+
+def measure_all(faces: np.ndarray, limit: int = 3000) -> dict:
+    """The card's crop geometry: dlib's at the top level (as cards have always had it), each other source under its name."""
+    return {**measure(faces, limit, source="dlib"), "yunet": measure(faces, limit, source="yunet")}

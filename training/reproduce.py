@@ -210,7 +210,7 @@ def quantise(model, base, recipe: Recipe, paths: Paths, data: Data) -> Quantised
 
 def run(recipe: Recipe, paths: Paths) -> dict:
     from training.calibrate import fold_temperature, runtime_calibration
-    from training.geometry import measure
+    from training.geometry import measure_all
 
     started = time.time()
     paths.runs.mkdir(parents=True, exist_ok=True)
@@ -256,7 +256,7 @@ def run(recipe: Recipe, paths: Paths) -> dict:
     card = build_card(
         recipe, paths, data, base=base, base_report=base_report, conversion_diff=conversion_diff, pruned=pruned,
         pruned_report=pruned_report, final_report=final_report, offsets=offsets, estimate=estimate, int8=int8,
-        int8_report=int8_report, calibration=calibration, geometry=measure(data.train.x, limit=recipe.geometry_faces),
+        int8_report=int8_report, calibration=calibration, geometry=measure_all(data.train.x, limit=recipe.geometry_faces),
         seconds=time.time() - started)
     write_outputs(card, paths, recipe, int8_report, calibration, temperature)
     log.info("done in %.0f s:\n%s", time.time() - started, int8_report.format())

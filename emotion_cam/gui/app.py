@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from emotion_cam.capture import Source
 from emotion_cam.classify import ModelError
-from emotion_cam.landmarks import ModelFileError
+from emotion_cam.model_files import ModelFileError
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 
 

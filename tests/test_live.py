@@ -1,4 +1,4 @@
-"""Tracker and smoother on synthetic sequences built from real face crops."""
+"""The live pipeline (detection, tracking, smoothing) on synthetic sequences built from real face crops; the smoother."""
 from __future__ import annotations
 
 import cv2
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from emotion_cam.smooth import EmotionSmoother
-from emotion_cam.track import Tracker, greedy_match, iou_matrix
 
 
 @pytest.fixture(scope="module")
@@ -102,23 +101,6 @@ def test_a_box_whose_face_is_gone_is_dropped_at_the_next_check(pipeline, face_cr
             break
     assert pipeline.cuts == 0
     assert frames_with_box <= 30, f"the box stayed {frames_with_box} frames on a face that was gone"
-
-
-def test_iou_and_matching():
-    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
-    b = np.array([[21, 21, 31, 31], [0, 0, 10, 10]], np.float32)
-    iou = iou_matrix(a, b)
-    assert iou[0, 1] == pytest.approx(1.0) and iou[0, 0] == 0
-    assert sorted(greedy_match(iou, 0.3)) == [(0, 1), (1, 0)]
-
-
-def test_tracker_timeout():
-    tr = Tracker(max_age_s=1.0)
-    tr.update_detections(np.array([[0, 0, 50, 50]], np.float32), np.ones(1), 0.0)
-    tr.update_detections(np.zeros((0, 4), np.float32), np.zeros(0), 0.8)
-    assert len(tr.tracks) == 1
-    tr.update_detections(np.zeros((0, 4), np.float32), np.zeros(0), 1.5)
-    assert tr.tracks == []
 
 
 def test_smoother_uses_seconds_not_frames():

@@ -1,0 +1,90 @@
+"""The tracker alone, on arrays: matching, IDs, ageing, confirmation, optical-flow following and scene cuts.
+No detector and no shared data: the tracker is handed detections."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emotion_cam.detect import Detections
+from emotion_cam.track import SceneThumb, Tracker, greedy_match, iou_matrix, move_boxes
+
+
+def dets(*boxes, landmarks=None) -> Detections:
+    b = np.array(boxes, np.float32).reshape(-1, 4)
+    return Detections(b, np.full(len(b), 0.9, np.float32), landmarks)
+
+
+def texture(shape=(240, 320), seed=0, cell=8) -> np.ndarray:
+    """A smooth random texture with features about ``cell`` px apart: optical flow has something to follow."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 256, (shape[0] // cell, shape[1] // cell), dtype=np.uint8)
+    return cv2.resize(noise, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def test_iou_and_matching():
+    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    b = np.array([[21, 21, 31, 31], [0, 0, 10, 10]], np.float32)
+    iou = iou_matrix(a, b)
+    assert iou[0, 1] == pytest.approx(1.0) and iou[0, 0] == 0
+    assert sorted(greedy_match(iou, 0.3)) == [(0, 1), (1, 0)]
+
+
+def test_matched_faces_keep_their_ids_and_new_faces_get_new_ones():
+    tr = Tracker()
+    tr.update(dets([0, 0, 50, 50]), 0.0)
+    (first,) = tr.tracks
+    tr.update(dets([5, 3, 55, 53], [200, 0, 250, 50]), 0.1)
+    assert [t.track_id for t in tr.tracks] == [first.track_id, first.track_id + 1]
+    assert tr.tracks[0].box.tolist() == [5, 3, 55, 53] and tr.tracks[0].last_confirmed == 0.1
+
+
+def test_a_missed_track_ages_and_is_dropped():
+    tr = Tracker(max_age_s=1.0)
+    tr.update(dets([0, 0, 50, 50]), 0.0)
+    missed = tr.update(dets(), 0.8)
+    assert len(tr.tracks) == 1 and missed == tr.tracks  # kept, and handed back for a closer look
+    assert tr.update(dets(), 1.5) == [] and tr.tracks == []
+
+
+def test_confirm_takes_the_closer_looks_box_and_landmarks():
+    tr = Tracker()
+    tr.update(dets([0, 0, 50, 50]), 0.0)
+    points = np.arange(10, dtype=np.float32).reshape(1, 5, 2)
+    tr.confirm(tr.tracks[0], dets([2, 2, 52, 52], landmarks=points), 0.5)
+    assert tr.tracks[0].box.tolist() == [2, 2, 52, 52] and tr.tracks[0].last_confirmed == 0.5
+    np.testing.assert_array_equal(tr.tracks[0].landmarks, points[0])
+
+
+def test_following_moves_the_box_and_its_landmarks_with_the_image():
+    before = texture()
+    after = np.roll(before, (6, 9), axis=(0, 1))  # the picture moved 9 px right, 6 px down
+    tr = Tracker()
+    points = np.array([[[110, 100], [150, 100], [130, 120], [115, 140], [145, 140]]], np.float32)
+    tr.update(dets([100, 80, 160, 160], landmarks=points), 0.0)
+    assert not tr.follow(before, after)
+    np.testing.assert_allclose(tr.tracks[0].box, [109, 86, 169, 166], atol=1.0)
+    np.testing.assert_allclose(tr.tracks[0].landmarks, points[0] + [9, 6], atol=1.0)
+
+
+def test_boxes_that_left_the_frame_are_dropped():
+    tr = Tracker()
+    tr.update(dets([10, 10, 60, 60], [300, 10, 400, 60]), 0.0)
+    assert tr.drop_outside(320, 240)
+    assert [t.box.tolist() for t in tr.tracks] == [[10, 10, 60, 60]]
+
+
+def test_a_cut_is_told_from_motion():
+    shot = texture(seed=1, cell=40)  # a scene's large shapes, which a camera pan shifts a little
+    assert not SceneThumb.of(np.roll(shot, 4, axis=1)).is_cut_from(SceneThumb.of(shot))
+    assert SceneThumb.of(texture(seed=2, cell=40)).is_cut_from(SceneThumb.of(shot))
+    tr = Tracker()
+    assert not tr.notice_cut(shot) and not tr.notice_cut(shot) and tr.notice_cut(255 - shot) and tr.cuts == 1
+
+
+def test_move_boxes_reports_a_box_the_flow_cannot_follow():
+    flat = np.full((240, 320), 90, np.uint8)
+    moved = move_boxes(flat, flat, [np.array([100, 80, 160, 160], np.float32)])
+    assert len(moved) == 1  # a flat region: either found in place or reported lost, never moved off
+    assert moved[0] is None or np.allclose(moved[0], [100, 80, 160, 160], atol=1.0)
