@@ -16,6 +16,7 @@ import numpy as np
 from emotion_cam.align import CropGeometry, align_face
 from emotion_cam.classify import Classifier, load_classifier
 from emotion_cam.detect import DEFAULT_DETECTOR, FaceDetector, make_detector
+from emotion_cam.heap import keep_large_blocks
 from emotion_cam.landmarks import LandmarkPredictor
 from emotion_cam.results import Face, FrameResult
 from emotion_cam.scan import Scanner, find_faces
@@ -64,6 +65,7 @@ class Pipeline:
                  landmarks: LandmarkPredictor | None = None, classifier: Classifier | None = None):
         self.config = config or PipelineConfig()
         cv2.setNumThreads(self.config.threads)
+        keep_large_blocks()
         self.classifier = classifier or load_classifier(self.config.model_path, num_threads=self.config.threads,
                                                         mirror=self.config.mirror_average)
         self.detector = detector or make_detector(self.config.detector)
