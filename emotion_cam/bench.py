@@ -139,7 +139,7 @@ class Yardstick:
 
     def __init__(self) -> None:
         self.hog, self.yunet = HogDetector(), YuNetDetector()
-        self.loose_hog, self.loose_yunet = HogDetector(threshold=-0.5), YuNetDetector(score_threshold=0.5)
+        self.loose_hog, self.loose_yunet = HogDetector(threshold=-0.5), YuNetDetector(threshold=0.5)
 
     def faces(self, frame: np.ndarray) -> np.ndarray:
         # HOG at 2x: its 80 px window finds faces from about 40 px.

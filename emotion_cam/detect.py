@@ -50,7 +50,10 @@ class FaceDetector(Protocol):
     """What the scanner needs from a face detector. Not thread-safe: one object per thread."""
 
     name: str
+    threshold: float  # a detection scoring this much is a face on its own; weaker ones (down to the detector's
+    #                   floor) are returned too, and only keep a face that is already tracked
     preferred_face: float  # px: the face size it sees best at scale 1, for close looks
+    native_side: float | None  # px: the image side it was trained at and sees best (None: any size)
 
     def min_face(self, scale: float = 1.0) -> float:
         """The smallest face (px of the original image) it finds in the image resized by ``scale``."""
@@ -91,7 +94,7 @@ class YuNetModel:
 
 
 YUNET_MODELS = {
-    "s": YuNetModel("yunet_s_640_640.onnx", "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4", 14.0),
+    "n": YuNetModel("yunet_n_640_640.onnx", "25a606a145a5b6d7271ae138fbd00eba91dad8b83222ae3f2c7ecd0f4a7b0e31", 12.0),
 }
 
 
@@ -100,16 +103,17 @@ class YuNetDetector:
 
     name = "yunet"
     preferred_face = 64.0
+    native_side = 640.0
 
-    def __init__(self, score_threshold: float = 0.8, model: str = "s", path: str | os.PathLike | None = None):
+    def __init__(self, threshold: float = 0.75, floor: float = 0.5, model: str = "n", path: str | os.PathLike | None = None):
         spec = YUNET_MODELS[model]
         self.path = Path(path) if path else shipped_path(spec.file)
-        self.score_threshold = score_threshold
+        self.threshold = threshold
         self._min_face = spec.min_face_px
         data = checked_bytes(self.path, spec.sha256)
         try:
             # From the file's bytes, which were just checked; nms 0.3 and top_k as in OpenCV Zoo's demo.
-            self._net = cv2.FaceDetectorYN.create("onnx", data, b"", (320, 320), score_threshold, 0.3, 5000)
+            self._net = cv2.FaceDetectorYN.create("onnx", data, b"", (320, 320), min(floor, threshold), 0.3, 5000)
         except cv2.error as exc:
             raise ModelFileError(f"{self.path}: OpenCV cannot load the face detector ({exc.err})") from None
         self._size = (320, 320)
@@ -171,19 +175,21 @@ class HogDetector:
 
     name = "hog"
     preferred_face = 100.0
+    native_side = None
     window = 80  # px: the smallest face it finds at scale 1
 
-    def __init__(self, threshold: float = 0.0):
-        """``threshold`` below 0 also returns weaker candidates (more faces, more false alarms)."""
+    def __init__(self, threshold: float = 0.0, floor: float | None = None):
+        """``floor`` below ``threshold`` also returns weaker candidates (0 by default: none)."""
         self._detector = frontal_face_detector()
         self.threshold = threshold
+        self.floor = threshold if floor is None else min(floor, threshold)
 
     def min_face(self, scale: float = 1.0) -> float:
         return self.window / scale
 
     def detect(self, image: np.ndarray, scale: float = 1.0) -> Detections:
         small = np.ascontiguousarray(_resize(_gray(image), scale))
-        rects, scores, _ = self._detector.run(small, 0, self.threshold)
+        rects, scores, _ = self._detector.run(small, 0, self.floor)
         if not rects:
             return Detections()
         boxes = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], np.float32) / scale
@@ -195,7 +201,9 @@ class HaarDetector:
     """OpenCV's frontal-face Haar cascade: quick, more false alarms, misses turned faces; no landmarks."""
 
     name = "haar"
+    threshold = -np.inf  # its detections are all faces to it: minNeighbors already decided
     preferred_face = 48.0
+    native_side = None
     window = 24
 
     def __init__(self, min_neighbors: int = 5, scale_factor: float = 1.1):

@@ -60,36 +60,44 @@ def detect_close_up(detector: FaceDetector, image: np.ndarray, border: float = 0
     return clip_to_image(dets.shifted(-pad, -pad), image.shape)
 
 
-def find_faces(detector: FaceDetector, image: np.ndarray, min_face: float, coarse_side: int = 640) -> Detections:
+def find_faces(detector: FaceDetector, image: np.ndarray, min_face: float) -> Detections:
     """Every face in a still image from ``min_face`` px up.
 
-    One pass at the scale for small faces and one with the image's long side at ``coarse_side`` (the input size
-    YuNet was trained at: it sees large faces best there, and faces in small, soft photos better enlarged to it),
+    One pass at the scale for small faces and one with the image's long side at the detector's native side (YuNet's
+    training size: it sees large faces best there, and faces in small, soft photos better enlarged to it),
     merged; the close-up look when neither finds a face.
     A still gets one chance to be right, so each face must also be found by a close look at the size the
     detector sees best: a dog's face that one pass took for a person's (dogs.jpg) is not found there.
     """
     scale = pass_scale(detector, image.shape, min_face)
     found = [detector.detect(image, scale)]
-    coarse = coarse_side / max(image.shape[:2])
+    coarse = (detector.native_side or 640) / max(image.shape[:2])
     if abs(np.log(coarse / scale)) > np.log(1.15):
         found.append(detector.detect(image, coarse))
-    dets = nms(concat(found))
+    dets = sure(detector, nms(concat(found)))
     dets = dets[np.minimum(dets.boxes[:, 2] - dets.boxes[:, 0], dets.boxes[:, 3] - dets.boxes[:, 1]) >= 0.75 * min_face]
     if not len(dets):
-        return detect_close_up(detector, image)
+        return sure(detector, detect_close_up(detector, image))
     return dets[np.array([_seen_up_close(detector, image, box) for box in dets.boxes], bool)]
 
 
+def sure(detector: FaceDetector, dets: Detections) -> Detections:
+    """The detections that are faces on their own, without a track to vouch for them."""
+    return dets[dets.scores >= detector.threshold]
+
+
 def _seen_up_close(detector: FaceDetector, image: np.ndarray, box: np.ndarray) -> bool:
-    dets = look_around(image, box, detector)
+    dets = sure(detector, look_around(image, box, detector))
     return bool(len(dets)) and float(iou_matrix(box[None], dets.boxes).max()) >= 0.3
 
 
-def look_around(image: np.ndarray, box: np.ndarray, detector: FaceDetector, grow: float = 0.5,
+def look_around(image: np.ndarray, box: np.ndarray, detector: FaceDetector, grow: float = 1.0,
                 face_px: float | None = None) -> Detections:
     """Faces in the region of ``box`` grown by ``grow`` box sizes on every side, the region resized so that a
-    face of the box's size is ``face_px`` tall (default: the size the detector sees best); image coordinates."""
+    face of the box's size is ``face_px`` tall (default: the size the detector sees best); image coordinates.
+
+    A box size of context on every side: with half of it YuNet lost more of its own faces (README).
+    """
     h, w = image.shape[:2]
     x1, y1, x2, y2 = box
     bw, bh = x2 - x1, y2 - y1
@@ -137,7 +145,7 @@ class Scanner:
     """
 
     def __init__(self, looker: FaceDetector, min_face: float, every: int = 0, idle_every: int = 0, max_every: int = 5,
-                 pass_pixels: float = 40_000, reconfirm_s: float = 0.4,
+                 pass_pixels: float = 30_000, reconfirm_s: float = 0.4,
                  background: Callable[[], FaceDetector] | None = None):
         self.looker = looker
         self.min_face = min_face
@@ -200,17 +208,17 @@ class Scanner:
 
     def _pass(self, detector: FaceDetector, frame: np.ndarray, close_up: bool) -> Detections:
         dets = detector.detect(frame, pass_scale(detector, frame.shape, self.min_face))
-        return detect_close_up(detector, frame) if close_up and not len(dets) else dets
+        return detect_close_up(detector, frame) if close_up and not len(sure(detector, dets)) else dets
 
     def _update(self, frame: np.ndarray, dets: Detections, t: float, tracker: Tracker) -> None:
-        missed = tracker.update(dets, t)
+        missed = tracker.update(dets, t, new=dets.scores >= self.looker.threshold)
         self.confirm(frame, missed, tracker, t)
 
     def confirm(self, frame: np.ndarray, tracks: list[Track], tracker: Tracker, t: float) -> None:
         """Look again, closely, around each of ``tracks`` (missed by a pass, or unconfirmed); drop those with no face.
 
         A pass at a scale chosen for speed misses some faces it could see up close; a box that has drifted onto
-        a hand or a tie has no face under it at any scale.
+        a hand or a tie has no face under it at any scale. A weak detection is enough: the face is tracked already.
         """
         gone = []
         for tr in tracks:
@@ -235,5 +243,6 @@ class Scanner:
             d = live[ids[r]].box - then[r]
             moved.append(dets[[c]].shifted(float(d[0] + d[2]) / 2, float(d[1] + d[3]) / 2))
         for c in sorted(set(range(len(dets))) - {c for _, c in pairs}):
-            moved.append(find_near(frame, dets.boxes[c], self.looker))  # empty if it turned away or hid since
+            if dets.scores[c] >= self.looker.threshold:  # a new face; empty if it turned away or hid since
+                moved.append(sure(self.looker, find_near(frame, dets.boxes[c], self.looker)))
         self._update(frame, concat(moved), t, tracker)

@@ -139,11 +139,13 @@ class Tracker:
         self.cuts += int(cut)
         return cut
 
-    def update(self, dets: Detections, t: float) -> list[Track]:
+    def update(self, dets: Detections, t: float, new: np.ndarray | None = None) -> list[Track]:
         """Match a detection pass: matched tracks take the detected box, new faces get new IDs.
 
-        An unmatched track is missed; it is dropped once unconfirmed for ``max_age_s``. Returns the missed
-        tracks that were kept, for a closer look.
+        Only the detections marked in ``new`` (all by default) may start a track: a weak detection keeps a face
+        that is already tracked (turned, blurred, in shadow) but is not trusted as a face of its own. An
+        unmatched track is missed; it is dropped once unconfirmed for ``max_age_s``. Returns the missed tracks
+        that were kept, for a closer look.
         """
         current = np.array([tr.box for tr in self.tracks], np.float32).reshape(-1, 4)
         pairs = greedy_match(iou_matrix(current, dets.boxes), self.iou_threshold)
@@ -154,7 +156,7 @@ class Tracker:
         stale = [tr for tr in missed if t - tr.last_confirmed > self.max_age_s]
         self.drop(stale)
         for c in range(len(dets)):
-            if c not in matched_dets:
+            if c not in matched_dets and (new is None or new[c]):
                 track = Track(self._next_id, dets.boxes[c], t)
                 track.take(dets, c, t)
                 self.tracks.append(track)
