@@ -145,7 +145,7 @@ class Scanner:
     """
 
     def __init__(self, looker: FaceDetector, min_face: float, every: int = 0, idle_every: int = 0, max_every: int = 5,
-                 pass_pixels: float = 30_000, reconfirm_s: float = 0.4,
+                 pass_pixels: float = 20_000, reconfirm_s: float = 0.4,
                  background: Callable[[], FaceDetector] | None = None):
         self.looker = looker
         self.min_face = min_face
