@@ -35,7 +35,7 @@ from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import main_face
 from emotion_cam.scan import concat, find_faces, look_around, nms
-from emotion_cam.track import iou_matrix
+from emotion_cam.boxes import iou_matrix
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
 MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "videos"

@@ -76,7 +76,7 @@ class Pipeline:
         # here can have: one passed in works alone, in the caller's thread.
         background = self.config.background_detection and detector is None
         self.scanner = Scanner(self.detector, self.config.video_min_face, self.config.detect_every,
-                               self.config.idle_detect_every, reconfirm_s=self.config.reconfirm_s,
+                               self.config.idle_detect_every,
                                background=(lambda: make_detector(self.config.detector)) if background else None)
         self.tracker = Tracker(max_age_s=self.config.max_age_s)
         self.smoother = TrackSmoother(self.config.smoothing_s)
@@ -151,7 +151,17 @@ class Pipeline:
             if self.tracker.drop_outside(w, h):
                 self.scanner.hurry()
         self._prev_gray = gray
-        self.scanner.step(frame, t, self.tracker, timed)  # detect, then match (in the scanner: it owns the detector)
+        with timed("detect"):
+            dets = self.scanner.detect(frame, {tr.track_id: tr.box for tr in self.tracker.tracks})
+        with timed("track"):
+            missed = [] if dets is None else self.tracker.update(dets, t, new=self.scanner.is_new_face(dets))
+            # A track the pass missed, or else the one unconfirmed longest (a face that turned away or went behind
+            # someone would keep its box), gets a close look.
+            doubtful = missed or self.tracker.oldest_unconfirmed(t, self.config.reconfirm_s)
+        with timed("detect"):
+            looks = self.scanner.look_again(frame, [tr.box for tr in doubtful])
+        with timed("track"):
+            self.tracker.settle(doubtful, looks, t)
         tracks = self.tracker.tracks
         with timed("landmarks"):
             points = [self._points(gray, tr.box, tr.landmarks) for tr in tracks]

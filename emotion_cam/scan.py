@@ -1,5 +1,6 @@
 """Every call of a face detector goes through here: the passes over live frames and stills, the close-up look,
-the close look that confirms a track or finds a late result's face again. The tracker never sees a detector.
+the close look at a doubtful track or a late result's new face. It hands detections back and changes no track:
+the pipeline gives them to the tracker, which never sees a detector.
 
 A live pass looks at the whole frame at the scale where the detector finds faces of
 ``min_face`` px; it runs every frame on small frames and less often on large ones
@@ -16,8 +17,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from emotion_cam.boxes import greedy_match, iou_matrix
 from emotion_cam.detect import Detections, FaceDetector, clip_to_image
-from emotion_cam.track import Track, Tracker, greedy_match, iou_matrix
 
 
 def pass_scale(detector: FaceDetector, shape: tuple[int, ...], min_face: float, max_pixels: float = 4e6) -> float:
@@ -130,28 +131,27 @@ class _InFlight:
     """A pass running in the background, with what it needs to be applied to a later frame."""
 
     future: Future
-    detector: FaceDetector  # busy until the pass is done
     boxes: dict[int, np.ndarray]  # track ID -> its box in the frame the pass looks at
     stale: bool = False  # a cut or a reset came since: its faces belong to another shot
 
 
 class Scanner:
-    """When a live video is searched for faces, and what the detector found reaching the tracker.
+    """When a live video is searched for faces, and what the detector found there, brought to the current frame.
 
-    In the frame's own time (``video`` and ``bench``) a due pass runs in the frame, so every run sees the
-    same detections. In the background (the app) a due pass runs on its own detector beside the frames,
-    which never wait for it; its faces are brought to the frame where they arrive. ``looker`` makes the
-    close looks in the caller's thread.
+    In the frame's own time (``video`` and ``bench``) a due pass runs in the frame, so every run sees the same
+    detections. In the background (the app) a due pass runs on its own detector beside the frames, which never
+    wait for it; its faces are brought to the frame where they arrive. ``looker`` makes the close looks in the
+    caller's thread.
     """
 
+    MATCH_IOU = 0.3  # a late face and a track's box from the same frame are one face from this overlap
+
     def __init__(self, looker: FaceDetector, min_face: float, every: int = 0, idle_every: int = 0, max_every: int = 5,
-                 pass_pixels: float = 20_000, reconfirm_s: float = 0.4,
-                 background: Callable[[], FaceDetector] | None = None):
+                 pass_pixels: float = 20_000, background: Callable[[], FaceDetector] | None = None):
         self.looker = looker
         self.min_face = min_face
         self.every, self.idle_every, self.max_every = every, idle_every, max_every
         self.pass_pixels = pass_pixels  # pixels a pass may look at per frame between passes (0 "every": automatic)
-        self.reconfirm_s = reconfirm_s
         self._background = background() if background else None
         self._pool = ThreadPoolExecutor(1) if background else None
         self._running: _InFlight | None = None
@@ -176,73 +176,61 @@ class Scanner:
         every = self.every or auto
         return every, max(self.idle_every or 2 * auto, every)
 
-    def step(self, frame: np.ndarray, t: float, tracker: Tracker, timed) -> None:
-        """This frame's detection: late results applied, a pass if one is due, a close look at an old track."""
+    def is_new_face(self, dets: Detections) -> np.ndarray:
+        """Which detections may start a track: the sure ones (a weak one only keeps a face already tracked)."""
+        return dets.scores >= self.looker.threshold
+
+    def detect(self, frame: np.ndarray, tracks: dict[int, np.ndarray]) -> Detections | None:
+        """This frame's detections for the tracks' boxes ``tracks`` (ID -> box): a pass run now, or a background
+        pass that has finished, brought to this frame; None when no pass reports in this frame."""
         self._since_pass += 1
+        found = None
         running = self._running
         if running is not None and running.future.done():
             self._running = None
             if not running.stale:
-                with timed("track"):
-                    self._apply_late(running, frame, t, tracker)
+                found = self._bring_forward(running, frame, tracks)
         every, idle_every = self.intervals(frame.shape)
-        if self._due or self._since_pass >= (every if tracker.tracks else idle_every):
-            if self._background is not None:
-                if self._running is None:
-                    self._since_pass, self._due = 0, False
-                    self._running = _InFlight(self._pool.submit(self._pass, self._background, frame, not tracker.tracks),
-                                              self._background, {tr.track_id: tr.box.copy() for tr in tracker.tracks})
-            else:
+        if self._due or self._since_pass >= (every if tracks else idle_every):
+            if self._background is None:
                 self._since_pass, self._due = 0, False
-                with timed("detect"):
-                    dets = self._pass(self.looker, frame, not tracker.tracks)
-                with timed("track"):
-                    self._update(frame, dets, t, tracker)
-                return
-        # Between passes (or while a background pass runs) a track unconfirmed for a while gets a close look, one a
-        # frame: a face that turned away or went behind someone would otherwise keep its box.
-        unconfirmed = [tr for tr in tracker.tracks if t - tr.last_confirmed > self.reconfirm_s]
-        if unconfirmed:
-            with timed("detect"):
-                self.confirm(frame, [min(unconfirmed, key=lambda tr: tr.last_confirmed)], tracker, t)
+                return self._pass(self.looker, frame, not tracks)
+            if self._running is None:
+                self._since_pass, self._due = 0, False
+                self._running = _InFlight(self._pool.submit(self._pass, self._background, frame, not tracks),
+                                          {i: b.copy() for i, b in tracks.items()})
+        return found
+
+    def look_again(self, frame: np.ndarray, boxes: list[np.ndarray]) -> list[Detections]:
+        """A close look around each box (a track a pass missed, or one unconfirmed for a while): the face there,
+        as one detection, or none.
+
+        A pass at a scale chosen for speed misses some faces it could see up close; a box that has drifted onto
+        a hand or a tie has no face under it at any scale. A weak detection is enough: the face is tracked already.
+        """
+        found = []
+        for box in boxes:
+            dets = look_around(frame, box, self.looker)
+            iou = iou_matrix(box[None], dets.boxes)[0] if len(dets) else np.zeros(0)
+            found.append(dets[[int(np.argmax(iou))]] if len(iou) and iou.max() >= 0.2 else dets[[]])
+        return found
 
     def _pass(self, detector: FaceDetector, frame: np.ndarray, close_up: bool) -> Detections:
         dets = detector.detect(frame, pass_scale(detector, frame.shape, self.min_face))
         return detect_close_up(detector, frame) if close_up and not len(sure(detector, dets)) else dets
 
-    def _update(self, frame: np.ndarray, dets: Detections, t: float, tracker: Tracker) -> None:
-        missed = tracker.update(dets, t, new=dets.scores >= self.looker.threshold)
-        self.confirm(frame, missed, tracker, t)
-
-    def confirm(self, frame: np.ndarray, tracks: list[Track], tracker: Tracker, t: float) -> None:
-        """Look again, closely, around each of ``tracks`` (missed by a pass, or unconfirmed); drop those with no face.
-
-        A pass at a scale chosen for speed misses some faces it could see up close; a box that has drifted onto
-        a hand or a tie has no face under it at any scale. A weak detection is enough: the face is tracked already.
-        """
-        gone = []
-        for tr in tracks:
-            dets = look_around(frame, tr.box, self.looker)
-            iou = iou_matrix(tr.box[None], dets.boxes)[0] if len(dets) else np.zeros(0)
-            if not len(iou) or iou.max() < 0.2:
-                gone.append(tr)
-            else:
-                tracker.confirm(tr, dets[[int(np.argmax(iou))]], t)
-        tracker.drop(gone)
-
-    def _apply_late(self, done: _InFlight, frame: np.ndarray, t: float, tracker: Tracker) -> None:
+    def _bring_forward(self, done: _InFlight, frame: np.ndarray, tracks: dict[int, np.ndarray]) -> Detections:
         """A pass's faces in an earlier frame, brought to this one: a face matched to a track moves as the track has
         moved since; a new face is looked for again near where it was."""
         dets = done.future.result()
-        live = {tr.track_id: tr for tr in tracker.tracks}
-        ids = [i for i in done.boxes if i in live]
+        ids = [i for i in done.boxes if i in tracks]
         then = np.array([done.boxes[i] for i in ids], np.float32).reshape(-1, 4)
-        pairs = greedy_match(iou_matrix(then, dets.boxes), tracker.iou_threshold)
+        pairs = greedy_match(iou_matrix(then, dets.boxes), self.MATCH_IOU)
         moved = []
         for r, c in pairs:
-            d = live[ids[r]].box - then[r]
+            d = tracks[ids[r]] - then[r]
             moved.append(dets[[c]].shifted(float(d[0] + d[2]) / 2, float(d[1] + d[3]) / 2))
         for c in sorted(set(range(len(dets))) - {c for _, c in pairs}):
             if dets.scores[c] >= self.looker.threshold:  # a new face; empty if it turned away or hid since
                 moved.append(sure(self.looker, find_near(frame, dets.boxes[c], self.looker)))
-        self._update(frame, concat(moved), t, tracker)
+        return concat(moved)

@@ -12,39 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from emotion_cam.boxes import greedy_match, iou_matrix
 from emotion_cam.detect import Detections
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of boxes (N, 4) and (M, 4) given as x1, y1, x2, y2."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
-
-
-def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """(row, col) pairs, best IoU first, each row and column used once, IoU >= threshold."""
-    pairs = []
-    if iou.size == 0:
-        return pairs
-    order = np.dstack(np.unravel_index(np.argsort(-iou, axis=None), iou.shape))[0]
-    used_r, used_c = set(), set()
-    for r, c in order:
-        if iou[r, c] < threshold:
-            break
-        if r in used_r or c in used_c:
-            continue
-        pairs.append((int(r), int(c)))
-        used_r.add(r)
-        used_c.add(c)
-    return pairs
 
 
 def move_boxes(prev: np.ndarray, gray: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray | None]:
@@ -163,9 +132,18 @@ class Tracker:
                 self._next_id += 1
         return [tr for tr in missed if tr not in stale]
 
-    def confirm(self, track: Track, dets: Detections, t: float) -> None:
-        """A closer look found ``track``'s face (the one detection in ``dets``)."""
-        track.take(dets, 0, t)
+    def oldest_unconfirmed(self, t: float, older_than_s: float) -> list[Track]:
+        """The track confirmed longest ago, if that is more than ``older_than_s`` before ``t`` (else none)."""
+        old = [tr for tr in self.tracks if t - tr.last_confirmed > older_than_s]
+        return [min(old, key=lambda tr: tr.last_confirmed)] if old else []
+
+    def settle(self, tracks: list[Track], looks: list[Detections], t: float) -> None:
+        """A closer look at each of ``tracks``: a track whose look found its face (one detection) takes it; the
+        others are dropped (the face turned away, went behind someone, or the box drifted off it)."""
+        for tr, dets in zip(tracks, looks):
+            if len(dets):
+                tr.take(dets, 0, t)
+        self.drop([tr for tr, dets in zip(tracks, looks) if not len(dets)])
 
     def follow(self, prev: np.ndarray, gray: np.ndarray) -> bool:
         """Move and scale each box with the optical flow of its face; True if the flow lost a face.

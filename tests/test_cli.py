@@ -11,7 +11,7 @@ import pytest
 from conftest import MODEL, cli, ground_truth
 from emotion_cam.classify import load_card
 from emotion_cam.labels import EMOTIONS
-from emotion_cam.track import iou_matrix
+from emotion_cam.boxes import iou_matrix
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from emotion_cam.detect import LANDMARK_NAMES, YUNET_MODELS, HaarDetector, HogDetector, YuNetDetector, cache_dir
 from emotion_cam.imageio import read_image
 from emotion_cam.model_files import ModelFileError, shipped_path
-from emotion_cam.track import iou_matrix
+from emotion_cam.boxes import iou_matrix
 
 PHOTO = "2008_002470.jpg"  # six faces in 500x332: a few seconds of HOG, where bald_guys.jpg (3 MP) takes half a minute
 

@@ -10,7 +10,7 @@ from emotion_cam.capture import Source, frames
 from emotion_cam.detect import Detections, YuNetDetector
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.scan import Scanner, nms, pass_scale
-from emotion_cam.track import iou_matrix
+from emotion_cam.boxes import iou_matrix
 
 
 @pytest.fixture(scope="module")

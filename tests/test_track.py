@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from emotion_cam.detect import Detections
-from emotion_cam.track import SceneThumb, Tracker, greedy_match, iou_matrix, move_boxes
+from emotion_cam.boxes import greedy_match, iou_matrix
+from emotion_cam.track import SceneThumb, Tracker, move_boxes
 
 
 def dets(*boxes, landmarks=None) -> Detections:
@@ -48,13 +49,23 @@ def test_a_missed_track_ages_and_is_dropped():
     assert tr.update(dets(), 1.5) == [] and tr.tracks == []
 
 
-def test_confirm_takes_the_closer_looks_box_and_landmarks():
+def test_a_closer_look_confirms_a_track_with_its_box_and_landmarks_or_drops_it():
+    tr = Tracker()
+    tr.update(dets([0, 0, 50, 50], [200, 0, 250, 50]), 0.0)
+    points = np.arange(10, dtype=np.float32).reshape(1, 5, 2)
+    assert tr.oldest_unconfirmed(0.3, older_than_s=0.4) == []
+    found, gone = tr.tracks
+    tr.settle([found, gone], [dets([2, 2, 52, 52], landmarks=points), dets()], 0.5)
+    assert tr.tracks == [found] and found.box.tolist() == [2, 2, 52, 52] and found.last_confirmed == 0.5
+    np.testing.assert_array_equal(found.landmarks, points[0])
+    assert tr.oldest_unconfirmed(1.0, older_than_s=0.4) == [found]
+
+
+def test_a_weak_detection_keeps_a_track_but_starts_none():
     tr = Tracker()
     tr.update(dets([0, 0, 50, 50]), 0.0)
-    points = np.arange(10, dtype=np.float32).reshape(1, 5, 2)
-    tr.confirm(tr.tracks[0], dets([2, 2, 52, 52], landmarks=points), 0.5)
-    assert tr.tracks[0].box.tolist() == [2, 2, 52, 52] and tr.tracks[0].last_confirmed == 0.5
-    np.testing.assert_array_equal(tr.tracks[0].landmarks, points[0])
+    tr.update(dets([3, 0, 53, 50], [200, 0, 250, 50]), 0.1, new=np.array([False, False]))
+    assert len(tr.tracks) == 1 and tr.tracks[0].box.tolist() == [3, 0, 53, 50]
 
 
 def test_following_moves_the_box_and_its_landmarks_with_the_image():

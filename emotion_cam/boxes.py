@@ -1,0 +1,36 @@
+"""Box geometry on plain arrays (N, 4) as x1, y1, x2, y2: overlap and one-to-one matching, for the tracker and the scanner."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of boxes (N, 4) and (M, 4) given as x1, y1, x2, y2."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+
+
+def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """(row, col) pairs, best IoU first, each row and column used once, IoU >= threshold."""
+    pairs = []
+    if iou.size == 0:
+        return pairs
+    order = np.dstack(np.unravel_index(np.argsort(-iou, axis=None), iou.shape))[0]
+    used_r, used_c = set(), set()
+    for r, c in order:
+        if iou[r, c] < threshold:
+            break
+        if r in used_r or c in used_c:
+            continue
+        pairs.append((int(r), int(c)))
+        used_r.add(r)
+        used_c.add(c)
+    return pairs
