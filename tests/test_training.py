@@ -309,3 +309,47 @@ def test_fitted_temperature_undoes_a_known_distortion(fer_root):
     assert 0.2 < t < 0.9
     # the rule: just below t (faces within 0.05 of t - 0.01) the model is right less than half the time; above, more
     assert right[np.abs(conf - (t - 0.01)) < 0.05].mean() < 0.5 and right[conf >= t].mean() > 0.6
+
+
+def test_the_soft_loss_is_zero_when_the_student_agrees_and_pulls_it_toward_the_teachers():
+    import torch
+
+    from training.train import soft_loss
+
+    teacher = torch.tensor([[0.7, 0.05, 0.05, 0.1, 0.05, 0.03, 0.02]])
+    agreeing = torch.log(teacher).requires_grad_()
+    assert float(soft_loss(agreeing, teacher, 4.0).detach()) == pytest.approx(0.0, abs=1e-6)
+    flat = torch.zeros(1, 7, requires_grad=True)
+    soft_loss(flat, teacher, 4.0).sum().backward()
+    assert int(torch.argmin(flat.grad)) == 0  # gradient descent raises the class the teachers favour
+
+
+def test_a_student_is_distilled_from_a_teacher_ensemble(tiny_fer, tmp_path, monkeypatch):
+    """Teachers train (and load when done), their mirror-averaged ensemble gives each training face a cached soft
+    target, and a student trains on it; its schedule includes the distillation, so a changed weight is refused."""
+    from training import teachers
+    from training.split_cache import load_cached as load
+    from training.train import TrainConfig, train
+
+    monkeypatch.setitem(teachers.TEACHERS, "tiny-a", TrainConfig(arch="compact", epochs=1, batch_size=12, seed=1))
+    monkeypatch.setitem(teachers.TEACHERS, "tiny-b", TrainConfig(arch="compact", epochs=1, batch_size=12, seed=2, mixup=0.2))
+    tr, va = load(tiny_fer, "train", None), load(tiny_fer, "val", None)
+    nets = teachers.train_teachers(["tiny-a", "tiny-b"], tr, va, tmp_path / "runs", tmp_path / "durable", threads=1)
+    assert (tmp_path / "durable" / "teacher-tiny-a" / "best.pt").exists()
+    again = teachers.train_teachers(["tiny-a"], tr, va, tmp_path / "runs", tmp_path / "durable", threads=1)  # done: loaded
+    assert again["tiny-a"].state_dict()["head.bias"].tolist() == nets["tiny-a"].state_dict()["head.bias"].tolist()
+
+    q = teachers.soft_targets(nets, tr.x, tmp_path / "runs", tmp_path / "cache")
+    assert q.shape == (len(tr), 7) and np.allclose(q.sum(1), 1, atol=1e-5)
+    mirrored = teachers.ensemble_probs(list(nets.values()), np.ascontiguousarray(tr.x[:, :, ::-1]))
+    np.testing.assert_allclose(q, mirrored, atol=1e-5)  # mirror-averaged: the same target for a flipped face
+    assert len(list((tmp_path / "cache").glob("soft_targets_*.npy"))) == 1
+    np.testing.assert_array_equal(teachers.soft_targets(nets, tr.x, tmp_path / "runs", tmp_path / "cache"), q)
+
+    student = TrainConfig(arch="compact", epochs=1, batch_size=12, threads=1, distill_weight=0.7, mixup=0.2)
+    with pytest.raises(ValueError, match="teachers' probabilities"):
+        train(student, tr, va, tmp_path / "student")
+    train(student, tr, va, tmp_path / "student", soft_targets=q)
+    with pytest.raises(ValueError, match="was made with"):
+        train(TrainConfig(arch="compact", epochs=1, batch_size=12, threads=1, distill_weight=0.5), tr, va,
+              tmp_path / "student", soft_targets=q)

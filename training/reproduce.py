@@ -46,6 +46,7 @@ class Recipe:
     """Everything that decides the model; the training run's own settings are ``train``."""
 
     train: TrainConfig = field(default_factory=TrainConfig)
+    teachers: tuple[str, ...] = ()  # training.teachers names: distil their ensemble (train.distill_weight > 0)
     keep: float = 0.75  # fraction of channels kept by pruning; 1: no pruning
     finetune_epochs: int = 1  # after pruning: a quarter of the learning rate, no warm-up, no weight average
     finetune_fraction: float = 1.0  # of the training set seen per fine-tuning epoch
@@ -67,6 +68,7 @@ class Paths:
     cache_dir: str = ".cache"  # decoded splits
     durable: str | None = None  # a committed copy of the long run's checkpoint
     init: str | None = None  # start training from this best.pt
+    teacher_durable: str | None = "training/checkpoints"  # the teachers' committed checkpoints (teacher-NAME/)
 
 
 @dataclass
@@ -120,12 +122,31 @@ def load_data(recipe: Recipe, paths: Paths) -> Data:
     return Data(load_cached(paths.data, "train", paths.cache_dir), load_cached(paths.data, "val", paths.cache_dir))
 
 
-def train_base(recipe: Recipe, paths: Paths, data: Data):
+def teach(recipe: Recipe, paths: Paths, data: Data) -> tuple[np.ndarray | None, dict | None]:
+    """Stage 0: the teachers (trained, resumed or loaded) and their ensemble's soft targets; nothing without teachers."""
+    if not recipe.teachers:
+        return None, None
+    from training.teachers import ensemble_probs, mirror_probs, soft_targets, train_teachers
+
+    nets = train_teachers(list(recipe.teachers), data.train, data.val, paths.runs,
+                          Path(paths.teacher_durable) if paths.teacher_durable else None, recipe.train.threads)
+    accuracy = lambda p: float((p.argmax(1) == data.val.y).mean())  # noqa: E731
+    report = {"teachers": {n: {"arch": net.arch.name, "val_accuracy_mirror_average": accuracy(mirror_probs(net, data.val.x))}
+                           for n, net in nets.items()},
+              "ensemble_val_accuracy_mirror_average": accuracy(ensemble_probs(list(nets.values()), data.val.x)),
+              "weight": recipe.train.distill_weight, "temperature": recipe.train.distill_temperature,
+              "targets": "precomputed once per training face: the teachers' mirror-averaged probabilities, averaged"}
+    log.info("teachers %s; ensemble val accuracy %.4f", report["teachers"], report["ensemble_val_accuracy_mirror_average"])
+    return soft_targets(nets, data.train.x, paths.runs, paths.cache_dir), report
+
+
+def train_base(recipe: Recipe, paths: Paths, data: Data, soft: np.ndarray | None = None):
     """Stage 1: the long PyTorch run (resumable; picks up the durable checkpoint on a new machine)."""
     from training.train import load_net, train
 
     init = load_net(paths.init) if paths.init else None
-    return train(recipe.train, data.train, data.val, paths.runs / recipe.train.arch, init=init, durable=paths.durable)
+    return train(recipe.train, data.train, data.val, paths.runs / recipe.train.arch, init=init, durable=paths.durable,
+                 soft_targets=soft)
 
 
 def export_to_keras(net, val_split: Split):
@@ -218,8 +239,12 @@ def run(recipe: Recipe, paths: Paths) -> dict:
     data = load_data(recipe, paths)
     cfg = recipe.train
 
-    log.info("stage 1/7: training %s for %d epochs%s", cfg.arch, cfg.epochs, f" from {paths.init}" if paths.init else "")
-    net = train_base(recipe, paths, data)
+    if recipe.teachers and not cfg.distill_weight:
+        raise ValueError("--teachers needs --distill-weight above 0")
+    soft, distillation = teach(recipe, paths, data)
+    log.info("stage 1/7: training %s for %d epochs%s%s", cfg.arch, cfg.epochs, f" from {paths.init}" if paths.init else "",
+             f", distilling {', '.join(recipe.teachers)}" if recipe.teachers else "")
+    net = train_base(recipe, paths, data, soft)
 
     log.info("stage 2/7: copying the weights into the Keras model for conversion")
     base, conversion_diff = export_to_keras(net, data.val)
@@ -258,6 +283,8 @@ def run(recipe: Recipe, paths: Paths) -> dict:
         pruned_report=pruned_report, final_report=final_report, offsets=offsets, estimate=estimate, int8=int8,
         int8_report=int8_report, calibration=calibration, geometry=measure_all(data.train.x, limit=recipe.geometry_faces),
         seconds=time.time() - started)
+    if distillation:
+        card["distillation"] = distillation
     write_outputs(card, paths, recipe, int8_report, calibration, temperature)
     log.info("done in %.0f s:\n%s", time.time() - started, int8_report.format())
     return card
@@ -362,6 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--durable", help="also keep the long run's checkpoint here after every epoch (a folder you commit); "
                                      "a run folder without a checkpoint resumes from it")
     p.add_argument("--init", help="start training from this best.pt (an earlier run's weights)")
+    p.add_argument("--teachers", default="", help="comma-separated training.teachers names whose ensemble the model "
+                                                   "is distilled from (with --distill-weight); trained first if needed")
+    p.add_argument("--teacher-durable", default=Paths.teacher_durable,
+                   help="the teachers' committed checkpoints (teacher-NAME/ inside; default: %(default)s)")
     p.add_argument("--finetune-epochs", type=int, default=defaults.finetune_epochs)
     p.add_argument("--finetune-fraction", type=float, default=defaults.finetune_fraction,
                    help="fraction of the training set seen per fine-tuning epoch")
@@ -375,10 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit-per-class", type=int, default=defaults.limit_per_class, help="use only N faces per class (smoke tests)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    recipe = Recipe(train=config_from(args), keep=args.keep, finetune_epochs=args.finetune_epochs,
+    recipe = Recipe(train=config_from(args), teachers=tuple(n for n in args.teachers.split(",") if n), keep=args.keep, finetune_epochs=args.finetune_epochs,
                     finetune_fraction=args.finetune_fraction, class_offsets=args.class_offsets, int8_faces=args.int8_faces,
                     geometry_faces=args.geometry_faces, limit_per_class=args.limit_per_class)
-    paths = Paths(args.data, Path(args.out), Path(args.runs), args.cache_dir, args.durable, args.init)
+    paths = Paths(args.data, Path(args.out), Path(args.runs), args.cache_dir, args.durable, args.init, args.teacher_durable)
     run(recipe, paths)
     return 0
 

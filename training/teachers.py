@@ -11,6 +11,7 @@ are the soft targets of the distilled student.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -66,6 +67,30 @@ def mirror_probs(net, faces: np.ndarray) -> np.ndarray:
 def ensemble_probs(nets, faces: np.ndarray) -> np.ndarray:
     """The teachers' mirror-averaged probabilities, averaged over the teachers."""
     return np.mean([mirror_probs(net, faces) for net in nets], axis=0)
+
+
+def soft_targets(nets: dict, faces: np.ndarray, runs: Path, cache_dir: str | Path | None = ".cache") -> np.ndarray:
+    """The ensemble's mirror-averaged probabilities for every training face, computed once and cached.
+
+    Precomputed rather than computed online on each augmented batch: a forward pass of the teachers per step
+    would cost more than the student's own step, and a face's target is close to its augmented copies' (the
+    mirror is averaged in, so it holds for a flipped face exactly). The cache key is the teachers' weights and
+    the faces themselves.
+    """
+    key = hashlib.sha1(np.ascontiguousarray(faces).tobytes())
+    for name in sorted(nets):
+        key.update(name.encode())
+        key.update((run_dir(runs, name) / "best.pt").read_bytes())
+    path = Path(cache_dir) / f"soft_targets_{key.hexdigest()[:16]}.npy" if cache_dir is not None else None
+    if path is not None and path.exists():
+        return np.load(path)
+    probs = ensemble_probs([nets[n] for n in sorted(nets)], faces).astype(np.float32)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, probs)
+        tmp.replace(path)
+    return probs
 
 
 def main(argv: list[str] | None = None) -> int:

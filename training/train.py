@@ -51,6 +51,8 @@ class TrainConfig:
     ema_decay: float = 0.999  # 0 turns the weight average off
     crop: int = 48  # < 48 trains on random crops (cheaper per step); evaluation is always on the whole 48x48 face
     mixup: float = 0.0  # Beta(a, a) mixing of pairs of faces and their labels; 0 turns it off
+    distill_weight: float = 0.0  # share of the loss that follows the teachers' soft targets (0: hard labels only)
+    distill_temperature: float = 4.0  # both sides softened by it, the soft term scaled by its square (Hinton et al.)
     seed: int = 1234
     threads: int = 0  # torch.set_num_threads; 0 keeps PyTorch's default (one per core)
     # "bf16" computes convs in bfloat16 (float32 weights; 2x faster on CPUs with AVX512-BF16/AMX), "fp32" does not;
@@ -61,7 +63,10 @@ class TrainConfig:
 
     def schedule(self) -> dict:
         """The fields that fix the learning-rate schedule and the model: a resumed run must match them."""
-        return {k: v for k, v in asdict(self).items() if k in ("arch", "epochs", "batch_size", "optimizer", "lr", "warmup_epochs", "widths", "crop")}
+        keys = ("arch", "epochs", "batch_size", "optimizer", "lr", "warmup_epochs", "widths", "crop")
+        if self.distill_weight:  # a student: what it learns from is part of its schedule
+            keys += ("distill_weight", "distill_temperature")
+        return {k: v for k, v in asdict(self).items() if k in keys}
 
 
 def class_weights(counts: np.ndarray, power: float) -> np.ndarray:
@@ -150,9 +155,24 @@ def _restore(run_dir: Path, durable: Path | None, device: torch.device) -> dict 
     return torch.load(run_dir / "last.pt", map_location=device, weights_only=False)
 
 
+def soft_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Per-face KL divergence from the teachers' probabilities to the student's, both softened by ``temperature``,
+    times its square so the gradients keep their size as the temperature changes."""
+    soft_teacher = F.softmax(torch.log(teacher_probs.clamp_min(1e-8)) / temperature, dim=1)
+    log_student = F.log_softmax(student_logits / temperature, dim=1)
+    return F.kl_div(log_student, soft_teacher, reduction="none").sum(1) * temperature**2
+
+
 def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str | os.PathLike,
-          init: Net | None = None, durable: str | os.PathLike | None = None) -> Net:
-    """Train (or resume) into ``run_dir``; returns the best net (plain or EMA weights). ``init`` starts from given weights."""
+          init: Net | None = None, durable: str | os.PathLike | None = None,
+          soft_targets: np.ndarray | None = None) -> Net:
+    """Train (or resume) into ``run_dir``; returns the best net (plain or EMA weights). ``init`` starts from given weights.
+
+    ``soft_targets`` (N, 7), the teachers' probabilities for each training face (mirror-averaged, so they hold for
+    a flipped face too), are followed with weight ``cfg.distill_weight``; an augmented face keeps its face's target.
+    """
+    if cfg.distill_weight and (soft_targets is None or len(soft_targets) != len(train_split)):
+        raise ValueError("distillation needs the teachers' probabilities for every training face")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     durable = Path(durable) if durable else None
@@ -195,6 +215,7 @@ def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str |
 
     x_train = torch.from_numpy(train_split.x[:, None]).contiguous()
     y_train = torch.from_numpy(train_split.y.astype(np.int64))
+    q_train = torch.from_numpy(np.asarray(soft_targets, np.float32)) if cfg.distill_weight else None
     x_val, y_val = torch.from_numpy(val_split.x), torch.from_numpy(val_split.y.astype(np.int64))
     weights = torch.tensor(class_weights(train_split.class_counts(), cfg.class_weight_power), dtype=torch.float32, device=device)
     log.info("train %d faces %s, val %d faces; %d steps an epoch, epochs %d..%d on %s%s",
@@ -230,6 +251,11 @@ def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str |
             if cfg.mixup:
                 y2 = y[partner]
                 loss = lam * loss + (1 - lam) * F.cross_entropy(out, y2, reduction="none", label_smoothing=cfg.label_smoothing) * weights[y2]
+            if q_train is not None:
+                q = q_train[idx].to(device)
+                if cfg.mixup:
+                    q = lam * q + (1 - lam) * q[partner]
+                loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * soft_loss(out, q, cfg.distill_temperature)
             loss = loss.mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
