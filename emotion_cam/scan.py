@@ -140,8 +140,9 @@ class Scanner:
 
     In the frame's own time (``video`` and ``bench``) a due pass runs in the frame, so every run sees the same
     detections. In the background (the app) a due pass runs on its own detector beside the frames, which never
-    wait for it; its faces are brought to the frame where they arrive. ``looker`` makes the close looks in the
-    caller's thread.
+    wait for it; its faces are brought to the frame where they arrive. The first pass of a new source or shot
+    runs in the frame in both, so its faces have boxes from its first frame on. ``looker`` makes the close
+    looks in the caller's thread.
     """
 
     MATCH_IOU = 0.3  # a late face and a track's box from the same frame are one face from this overlap
@@ -157,12 +158,13 @@ class Scanner:
         self._running: _InFlight | None = None
         self._since_pass = 0
         self._due = True
+        self._fresh = True  # a new source or shot: the next pass runs in the frame
 
     def restart(self) -> None:
-        """A new shot or source: a running pass's faces are ignored; a pass starts at once."""
+        """A new shot or source: a running pass's faces are ignored; a pass runs in the next frame."""
         if self._running is not None:
             self._running.stale = True
-        self._due = True
+        self._due = self._fresh = True
 
     def hurry(self) -> None:
         """Run the next pass as soon as possible (the flow lost a face, or one left the frame)."""
@@ -192,8 +194,8 @@ class Scanner:
                 found = self._bring_forward(running, frame, tracks)
         every, idle_every = self.intervals(frame.shape)
         if self._due or self._since_pass >= (every if tracks else idle_every):
-            if self._background is None:
-                self._since_pass, self._due = 0, False
+            if self._background is None or self._fresh:
+                self._since_pass, self._due, self._fresh = 0, False, False
                 return self._pass(self.looker, frame, not tracks)
             if self._running is None:
                 self._since_pass, self._due = 0, False
