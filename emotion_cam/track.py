@@ -86,6 +86,8 @@ class Track:
 class Tracker:
     """Keeps tracks, assigns IDs, and moves boxes between detections."""
 
+    FLOW_MAX_WIDTH = 1280  # wider frames are followed at half size
+
     def __init__(self, iou_threshold: float = 0.3, max_age_s: float = 1.0):
         self.iou_threshold = iou_threshold
         self.max_age_s = max_age_s
@@ -93,6 +95,7 @@ class Tracker:
         self.cuts = 0  # scene cuts noticed since the last reset
         self._next_id = 1
         self._thumb: SceneThumb | None = None
+        self._halves: list[tuple[np.ndarray, np.ndarray]] = []
 
     def reset(self) -> None:
         self.tracks = []
@@ -152,7 +155,13 @@ class Tracker:
         given, so a box fed back from its own landmarks drifts off the face. The flow of a grid of
         points on the face, fitted with a robust similarity transform, does not depend on the box.
         """
-        moved = move_boxes(prev, gray, [tr.box for tr in self.tracks])
+        if not self.tracks:
+            return False
+        if gray.shape[1] > self.FLOW_MAX_WIDTH:  # a large frame: followed at half size, a quarter of the work
+            half = [tr.box / 2 for tr in self.tracks]
+            moved = [None if b is None else b * 2 for b in move_boxes(self._half(prev), self._half(gray), half)]
+        else:
+            moved = move_boxes(prev, gray, [tr.box for tr in self.tracks])
         for tr, box in zip(self.tracks, moved):
             if box is None:
                 continue
@@ -161,6 +170,15 @@ class Tracker:
                 tr.landmarks = (tr.landmarks - (tr.box[:2] + tr.box[2:]) / 2) * scale + (box[:2] + box[2:]) / 2
             tr.box = box
         return any(box is None for box in moved)
+
+    def _half(self, gray: np.ndarray) -> np.ndarray:
+        """``gray`` at half size; the last two are kept, as each frame is followed from and then to."""
+        for image, half in self._halves:
+            if image is gray:
+                return half
+        half = cv2.pyrDown(gray)
+        self._halves = [self._halves[-1], (gray, half)] if self._halves else [(gray, half)]
+        return half
 
     def drop_outside(self, width: int, height: int, min_inside: float = 0.5) -> bool:
         """Drop tracks whose box has mostly left the frame; True if any was dropped."""

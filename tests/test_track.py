@@ -68,8 +68,9 @@ def test_a_weak_detection_keeps_a_track_but_starts_none():
     assert len(tr.tracks) == 1 and tr.tracks[0].box.tolist() == [3, 0, 53, 50]
 
 
-def test_following_moves_the_box_and_its_landmarks_with_the_image():
-    before = texture()
+@pytest.mark.parametrize("shape", [(240, 320), (720, 1600)])  # the wide frame is followed at half size
+def test_following_moves_the_box_and_its_landmarks_with_the_image(shape):
+    before = texture(shape)
     after = np.roll(before, (6, 9), axis=(0, 1))  # the picture moved 9 px right, 6 px down
     tr = Tracker()
     points = np.array([[[110, 100], [150, 100], [130, 120], [115, 140], [145, 140]]], np.float32)
