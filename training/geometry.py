@@ -15,7 +15,7 @@ import numpy as np
 from emotion_cam.align import anchor_points
 from emotion_cam.detect import HogDetector, YuNetDetector
 from emotion_cam.landmarks import LandmarkPredictor
-from emotion_cam.scan import detect_close_up
+from emotion_cam.scan import detect_close_up, sure
 
 UPSCALE = 4  # 48 px -> 192 px: HOG needs faces of ~80 px and up
 
@@ -33,7 +33,7 @@ def _points(source: str):
         yunet = YuNetDetector()
 
         def points(big: np.ndarray) -> np.ndarray | None:
-            dets = detect_close_up(yunet, big)
+            dets = sure(yunet, detect_close_up(yunet, big))
             return dets.landmarks[0] if len(dets) == 1 else None
     else:
         detector, predictor = HogDetector(), LandmarkPredictor(5)
