@@ -7,6 +7,9 @@ import os
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "50000000")
 
 from emotion_cam.labels import EMOTIONS  # noqa: E402
+from emotion_cam.quiet import default_ffmpeg_level  # noqa: E402
+
+default_ffmpeg_level()
 
 __version__ = "0.1.0"
 __all__ = ["EMOTIONS", "__version__"]

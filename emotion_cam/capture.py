@@ -15,7 +15,12 @@ from emotion_cam.imageio import looks_like_image
 
 
 class SourceError(RuntimeError):
-    """A camera or video that cannot be opened or read."""
+    """A camera or video that cannot be opened or read. ``photo``: the path, when it is a still image (the
+    caller says where photos go: the window's File → Open image, the command line's ``predict``)."""
+
+    def __init__(self, message: str, photo: str | None = None):
+        super().__init__(message)
+        self.photo = photo
 
 
 @contextmanager
@@ -60,23 +65,41 @@ class Source:
 
     def open(self) -> cv2.VideoCapture:
         """An opened capture, or ``SourceError`` saying why not (missing file, a photo, absent or busy camera)."""
+        head = b""
         if not self.is_camera:
             path = Path(self.path)
             if not path.exists():
                 raise SourceError(f"{self.path}: no such video file")
-            if path.is_file():
+            if path.is_dir():
+                raise SourceError(f"{self.path}: is a folder, not a video")
+            try:
                 with open(path, "rb") as f:
                     head = f.read(16)
-                if looks_like_image(head):  # FFmpeg would play a photo as a one-frame video
-                    raise SourceError(f"{self.path} is a still image, not a video: open it as an image "
-                                      "(File → Open image, or emotion-cam predict)")
+            except OSError as exc:
+                raise SourceError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+            if not head:
+                raise SourceError(f"{self.path}: the file is empty")
+            if looks_like_image(head):  # FFmpeg would play a photo as a one-frame video
+                raise SourceError(f"{self.path}: is a still image, not a video", photo=self.path)
         with quiet_opencv():
             cap = cv2.VideoCapture(self.camera if self.is_camera else self.path)
         if not cap.isOpened():
             cap.release()
-            hint = "is it connected and not in use by another program?" if self.is_camera else "not a video OpenCV can read"
-            raise SourceError(f"cannot open {self.label}: {hint}")
+            if self.is_camera:
+                raise SourceError(f"cannot open {self.label}: is it connected and not in use by another program?")
+            raise SourceError(f"{self.path}: {_why_unplayable(Path(self.path), head)}")
         return cap
+
+
+def _why_unplayable(path: Path, head: bytes) -> str:
+    """An MP4/MOV that FFmpeg refuses is told apart: one without a video track holds no frames."""
+    if head[4:8] == b"ftyp":
+        with open(path, "rb") as f:
+            boxes = f.read(8 << 20)
+        if b"moov" in boxes and b"trak" not in boxes:
+            return "the video has no frames (its MP4 container holds no video track)"
+        return "a damaged MP4/MOV video (its index cannot be read; a recording that was cut off?)"
+    return "not a video OpenCV can read"
 
 
 def open_capture(source: "Source | str | int") -> cv2.VideoCapture:

@@ -15,6 +15,7 @@ import numpy as np
 from emotion_cam.card import CardError, ModelCard
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.model_files import shipped_path
+from emotion_cam.quiet import native_stderr_quiet
 
 MODEL_NAME = "emotion_int8.tflite"
 MODEL_ENV = "EMOTION_CAM_MODEL"
@@ -88,8 +89,9 @@ class EmotionClassifier:
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            self._interp = Interpreter(model_path=str(path), num_threads=num_threads)
-            self._interp.allocate_tensors()
+            with native_stderr_quiet():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+                self._interp = Interpreter(model_path=str(path), num_threads=num_threads)
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{path}: not a usable TFLite model ({exc})") from None
         inp = self._interp.get_input_details()[0]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from emotion_cam import __version__
+from emotion_cam.imageio import SUPPORTED_NAMES
 
 EPILOG_APP = """examples:
   emotion-cam                       open the window on the default camera
@@ -30,6 +31,12 @@ def _pipeline_options(p: argparse.ArgumentParser) -> None:
     _mirror_option(p)
 
 
+def _verbose_option(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # SUPPRESS in the sub-commands: their default would otherwise undo `emotion-cam --verbose video …`.
+    p.add_argument("--verbose", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="let FFmpeg's and LiteRT's own log lines through to the terminal")
+
+
 def _mirror_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-mirror-average", dest="mirror_average", action="store_false", default=None,
                    help="classify each face once instead of averaging it with its mirror image "
@@ -49,12 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--source", default=None, help="camera index or video file for the live view (default: the saved camera, else 0)")
     p.add_argument("--image", help="open this image instead of the camera")
+    _verbose_option(p, top=True)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("predict", help="faces and emotions in images", formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Find every face in each image and print its emotion probabilities.",
                        epilog="example:\n  emotion-cam predict group.jpg selfie.png --json --annotate out/")
-    s.add_argument("images", nargs="+", help="image files (JPEG, PNG, BMP, WebP, TIFF)")
+    s.add_argument("images", nargs="+", help=f"image files ({SUPPORTED_NAMES})")
     s.add_argument("--json", action="store_true", help="print JSON instead of text")
     s.add_argument("--annotate", metavar="OUTDIR", help="also write each image with boxes, labels and bars into OUTDIR "
                                                         "as NAME_annotated.png (NAME-2_annotated.png for a second NAME)")
@@ -95,24 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cold-starts", type=int, default=3, help="fresh processes timed to their first classified frame; the fastest counts (default: 3, 0 skips)")
     s.add_argument("--json", action="store_true")
     _pipeline_options(s)
+    for command in sub.choices.values():
+        _verbose_option(command)
     return p
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    import cv2
-
     from emotion_cam.draw import Annotator
     from emotion_cam.imageio import ImageError, read_image
+    from emotion_cam.outputs import OutputError, check_outputs, make_folder, write_image, write_stdout
     from emotion_cam.pipeline import Pipeline
 
-    outdir = Path(args.annotate) if args.annotate else None
-    targets = annotated_names(args.images, outdir) if outdir else {}
-    if outdir:
-        if outdir.exists() and not outdir.is_dir():
-            raise OutputError(f"--annotate {outdir}: exists and is not a folder")
-        outdir.mkdir(parents=True, exist_ok=True)
-        for out in targets.values():
-            check_output(out, args.force)
+    targets = {}
+    if args.annotate:
+        outdir = make_folder(args.annotate)
+        targets = annotated_names(args.images, outdir)
+        check_outputs(targets.values(), inputs=args.images, force=args.force)
     pipeline = Pipeline(_config(args))
     annotator = Annotator(landmarks=args.landmarks == 68)
     failed = 0
@@ -127,34 +133,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
             continue
         result = pipeline.process_image(image)
         entry = {"image": name, "width": image.shape[1], "height": image.shape[0], "faces": [f.to_dict() for f in result.faces]}
-        if outdir:
-            out = targets[i]
-            cv2.imwrite(str(out), annotator.draw(image, result.faces))
-            entry["annotated"] = str(out)
+        if targets:
+            try:
+                entry["annotated"] = str(write_image(targets[i], annotator.draw(image, result.faces)))
+            except OutputError as exc:  # a full disk half-way through: this image failed, the others go on
+                failed += 1
+                print(f"error: {exc}", file=sys.stderr)
+                entry["error"] = exc.reason
         results.append(entry)
         if not args.json:
-            print(f"{name}: {len(result.faces)} face(s)")
-            for i, f in enumerate(result.faces, 1):
-                top3 = sorted(f.to_dict()["probabilities"].items(), key=lambda kv: -kv[1])[:3]
-                x1, y1, x2, y2 = (int(v) for v in f.box)
-                shown = f"{f.label:<8} {f.confidence:5.1%}" + (" (unsure)" if f.uncertain else "")
-                print(f"  {i}. {shown}  box ({x1},{y1})-({x2},{y2})  " + ", ".join(f"{k} {v:.0%}" for k, v in top3))
+            write_stdout(format_faces(name, result.faces))
     if args.json:
-        print(json.dumps(results, indent=2))
+        write_stdout(json.dumps(results, indent=2) + "\n")
     return 1 if failed else 0
 
 
-class OutputError(ValueError):
-    """An output path that must not be written: a folder, or a file that exists (without --force)."""
-
-
-def check_output(path: Path, force: bool) -> None:
-    if path.is_dir():
-        raise OutputError(f"{path}: is a folder; give a file name")
-    if path.exists() and not force:
-        raise OutputError(f"{path}: exists; use --force to overwrite it")
-    if not path.parent.is_dir():
-        raise OutputError(f"{path}: the folder {path.parent} does not exist")
+def format_faces(name: str, faces) -> str:
+    lines = [f"{name}: {len(faces)} face(s)"]
+    for f in faces:
+        top3 = sorted(f.to_dict()["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+        x1, y1, x2, y2 = (int(v) for v in f.box)
+        shown = f"{f.label:<8} {f.confidence:5.1%}" + (" (unsure)" if f.uncertain else "")
+        lines.append(f"  {f.track_id}. {shown}  box ({x1},{y1})-({x2},{y2})  " + ", ".join(f"{k} {v:.0%}" for k, v in top3))
+    return "\n".join(lines) + "\n"
 
 
 def annotated_names(images: list[str], outdir: Path) -> dict[int, Path]:
@@ -170,27 +171,31 @@ def annotated_names(images: list[str], outdir: Path) -> dict[int, Path]:
     return names
 
 
-class Terminated(Exception):
-    """SIGTERM, raised where the program is, so that ``finally`` blocks close what is open."""
-
-
 def _terminated(signum, frame) -> None:
+    from emotion_cam.video import Terminated
+
     raise Terminated()
 
 
 def cmd_video(args: argparse.Namespace) -> int:
+    from emotion_cam.outputs import check_outputs
     from emotion_cam.pipeline import Pipeline
-    from emotion_cam.video import process_video
+    from emotion_cam.video import Terminated, process_video
 
     if not args.out and not args.csv:
         print("note: neither --out nor --csv given; the video is processed but nothing is saved", file=sys.stderr)
-    for out in (args.out, args.csv):
-        if out:
-            check_output(Path(out), args.force)
+    check_outputs([args.out, args.csv], inputs=[args.source], force=args.force, regular_only=[args.out] if args.out else [])
+    saved = (f"video: {args.out}" if args.out else "") + ("; " if args.out and args.csv else "") + (f"faces: {args.csv}" if args.csv else "")
     # SIGTERM (a service manager, `kill`) ends the run like Ctrl+C: the MP4 and CSV so far are closed properly.
     signal.signal(signal.SIGTERM, _terminated)
-    n = process_video(Pipeline(_config(args)), args.source, args.out, args.csv, args.frames)
-    print(f"{n} frames processed" + (f"; video: {args.out}" if args.out else "") + (f"; faces: {args.csv}" if args.csv else ""))
+    try:
+        n = process_video(Pipeline(_config(args)), args.source, args.out, args.csv, args.frames)
+    except (KeyboardInterrupt, Terminated) as exc:
+        n = getattr(exc, "frames_saved", 0)
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
+        print(f"{what} after {n} frames" + (f"; the frames so far were saved ({saved})" if saved and n else ""), file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143
+    print(f"{n} frames processed" + (f"; {saved}" if saved else ""))
     return 0
 
 
@@ -199,6 +204,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from emotion_cam.dataset import load_split
     from emotion_cam.evaluate import predict_all
     from emotion_cam.metrics import classification_report, expected_calibration_error, negative_log_likelihood
+    from emotion_cam.outputs import write_stdout
 
     split = load_split(args.data, args.split)
     for where, why in split.skipped:
@@ -208,8 +214,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report = classification_report(split.y, probs.argmax(1))
     ece, nll = expected_calibration_error(probs, split.y), negative_log_likelihood(probs, split.y)
     if args.json:
-        print(json.dumps({"data": split.source, "skipped": len(split.skipped), "mirror_average": classifier.mirror,
-                          "ece": ece, "nll": nll, **report.to_dict()}, indent=2))
+        write_stdout(json.dumps({"data": split.source, "skipped": len(split.skipped), "mirror_average": classifier.mirror,
+                          "ece": ece, "nll": nll, **report.to_dict()}, indent=2) + "\n")
     else:
         print(f"{split.source}: {len(split)} faces" + (f" ({len(split.skipped)} skipped)" if split.skipped else "")
               + (", each averaged with its mirror image" if classifier.mirror else ""))
@@ -250,11 +256,29 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_cam.capture import SourceError
     from emotion_cam.classify import ModelError
     from emotion_cam.model_files import ModelFileError
+    from emotion_cam.outputs import OutputError, silence_stdout, write_stdout
+    from emotion_cam.quiet import set_verbose
+    from emotion_cam.video import Terminated
 
     args = build_parser().parse_args(argv)
+    set_verbose(args.verbose)
     try:
-        return COMMANDS.get(args.command, cmd_app)(args)
-    except (ModelError, ModelFileError, SourceError, FileNotFoundError, ValueError) as exc:
+        status = COMMANDS.get(args.command, cmd_app)(args)
+        write_stdout("")  # flush now: a full disk behind `> file` is an error, not a success
+        return status
+    except OutputError as exc:
+        print(f"emotion-cam: error: {exc}", file=sys.stderr)
+        if exc.path == "standard output":
+            silence_stdout()
+        return exc.status
+    except BrokenPipeError:  # `emotion-cam predict … | head`: the reader has what it wanted
+        silence_stdout()
+        return 1
+    except SourceError as exc:
+        advice = f"; for a photo use: emotion-cam predict {exc.photo}" if exc.photo else ""
+        print(f"emotion-cam: error: {exc}{advice}", file=sys.stderr)
+        return 2
+    except (ModelError, ModelFileError, FileNotFoundError, ValueError) as exc:
         print(f"emotion-cam: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

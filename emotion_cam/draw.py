@@ -55,8 +55,10 @@ class Annotator:
         out = frame.copy() if copy else frame
         boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
         placed: list[tuple[int, int, int, int]] = []
+        self.last_titles: list[str] = []
         for face in faces:
             self._face(out, face, self.text_unit(out.shape, float(face.box[3] - face.box[1])), boxes, placed)
+        self.last_layout = placed  # (x, y, w, h) of each face's label, in order: where the last draw put them
         return out
 
     def _face(self, img: np.ndarray, face: Face, unit: float, boxes: np.ndarray, placed: list) -> None:
@@ -83,16 +85,27 @@ class Annotator:
         full_h = title_h + (len(EMOTIONS) * line + pad if self.bars else 0)
 
         # The full panel beside the face (right, left, below, above) where it covers no face and no
-        # other panel; in a crowd, only the title above or below the box.
+        # other panel; in a crowd, only the title above or below the box; in a dense crowd only the
+        # face's number (the panel and the CLI list its label and bars under the same number), inside
+        # its own box if nowhere else is free.
         spots = [(x2 + pad, y1), (x1 - pad - full_w, y1), (x1, y2 + pad), (x1, y1 - pad - full_h)]
         rect = self._first_free(spots, full_w, full_h, w, h, boxes, placed)
         bars = self.bars
         if rect is None:
             bars = False
-            small_w = tw + 2 * pad
-            rect = self._first_free([(x1, y1 - title_h), (x1, y2)], small_w, title_h, w, h, boxes, placed, strict=False)
+            rect = self._first_free([(x1, y1 - title_h), (x1, y2)], tw + 2 * pad, title_h, w, h, boxes, placed,
+                                    strict=bool(who))
+        if rect is None:
+            title = who.strip()
+            (tw, th), base = cv2.getTextSize(title, cv2.FONT_HERSHEY_SIMPLEX, fs * 1.25, thick)
+            rect = self._first_free([(x1, y1 - title_h), (x1, y2)], tw + 2 * pad, title_h, w, h, boxes, placed)
+            if rect is None:
+                inset = max(2, thick + 1)
+                rect = self._first_free([(x1 + inset, y1 + inset)], tw + 2 * pad, title_h, w, h, np.zeros((0, 4), np.float32),
+                                        [], strict=False)
         px, py, pw, ph = rect
         placed.append(rect)
+        self.last_titles.append(title)
         roi = img[py:py + ph, px:px + pw]
         roi[:] = (roi.astype(np.float32) * 0.35).astype(np.uint8)  # dark translucent backing
         cv2.putText(img, title, (px + pad, py + pad + th), cv2.FONT_HERSHEY_SIMPLEX, fs * 1.25, colour, thick, cv2.LINE_AA)

@@ -13,7 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-SUPPORTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+SUPPORTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif")
+SUPPORTED_NAMES = "JPEG, PNG, BMP, WebP, TIFF, AVIF"
+# ISO-BMFF brands (bytes 8-12 after "ftyp"): AVIF OpenCV decodes; HEIC/HEIF (iPhone photos) it cannot.
+AVIF_BRANDS = (b"avif", b"avis")
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 MAX_PIXELS = 50_000_000  # larger images are refused: decoding them would take gigabytes
 MAX_SIDE = 4096  # larger accepted images are downscaled so detection stays interactive
 
@@ -113,8 +117,11 @@ def decode_image(data: bytes, name: str = "<bytes>", max_side: int = MAX_SIDE) -
     except cv2.error:  # OpenCV's own limits (e.g. over 2^30 pixels) and decoder failures
         img = None
     if img is None or img.size == 0:
+        if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+            raise ImageError(name, f"HEIC/HEIF images are not supported: convert it to JPEG or PNG first "
+                                   f"(supported: {SUPPORTED_NAMES})")
         kind = "a truncated or corrupt image" if looks_like_image(data[:16]) else "not an image file"
-        raise ImageError(name, f"cannot decode: {kind} (supported: JPEG, PNG, BMP, WebP, TIFF)")
+        raise ImageError(name, f"cannot decode: {kind} (supported: {SUPPORTED_NAMES})")
     img = to_bgr8(img)
     h, w = img.shape[:2]
     if h * w > MAX_PIXELS:
@@ -126,7 +133,10 @@ def decode_image(data: bytes, name: str = "<bytes>", max_side: int = MAX_SIDE) -
 
 
 def looks_like_image(head: bytes) -> bool:
-    return head.startswith((b"\xff\xd8", b"\x89PNG", b"BM", b"II*\x00", b"MM\x00*")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+    """From the first 16 bytes: a photo format (HEIC included: a photo, even if one we cannot decode)."""
+    return (head.startswith((b"\xff\xd8", b"\x89PNG", b"BM", b"II*\x00", b"MM\x00*"))
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+            or (head[4:8] == b"ftyp" and head[8:12] in AVIF_BRANDS + HEIF_BRANDS))
 
 
 def read_image(path: str | os.PathLike, max_side: int = MAX_SIDE) -> np.ndarray:

@@ -18,7 +18,7 @@ from emotion_cam.classify import Classifier, load_classifier
 from emotion_cam.detect import DEFAULT_DETECTOR, FaceDetector, make_detector
 from emotion_cam.heap import keep_large_blocks
 from emotion_cam.landmarks import LandmarkPredictor
-from emotion_cam.results import Face, FrameResult
+from emotion_cam.results import Face, FrameResult, reading_order
 from emotion_cam.scan import Scanner, find_faces
 from emotion_cam.smooth import TrackSmoother
 from emotion_cam.track import Tracker
@@ -132,7 +132,9 @@ class Pipeline:
         probs = self._classify(gray, points, timed)
         faces = [Face(b.copy(), pts, p, p, None, float(s), uncertain=self.unsure(p))
                  for b, (pts, _), p, s in zip(dets.boxes, points, probs, dets.scores)]
-        return FrameResult(faces, timed.ms)
+        for number, face in enumerate(reading_order(faces), 1):  # the numbers on the boxes, the panel's and the CLI's
+            face.track_id = number
+        return FrameResult(sorted(faces, key=lambda f: f.track_id), timed.ms)
 
     # -- video ------------------------------------------------------------------------------------
     def process_frame(self, frame: np.ndarray, t: float | None = None) -> FrameResult:

@@ -56,6 +56,19 @@ def main_face(faces: list[Face]) -> Face | None:
     return max(faces, key=lambda f: f.area, default=None)
 
 
+def reading_order(faces: list[Face]) -> list[Face]:
+    """Rows from the top, left to right within a row (faces whose centres are within half a face height share
+    a row): the order in which a person counts the faces in a photo."""
+    rows: list[list[Face]] = []
+    for face in sorted(faces, key=lambda f: (f.box[1] + f.box[3]) / 2):
+        cy, fh = (face.box[1] + face.box[3]) / 2, face.box[3] - face.box[1]
+        if rows and abs(cy - np.mean([(f.box[1] + f.box[3]) / 2 for f in rows[-1]])) < fh / 2:
+            rows[-1].append(face)
+        else:
+            rows.append([face])
+    return [f for row in rows for f in sorted(row, key=lambda f: f.box[0])]
+
+
 @dataclass
 class FrameResult:
     faces: list[Face] = field(default_factory=list)
@@ -65,9 +78,11 @@ class FrameResult:
 
 
 # One row per face per frame, shared by `emotion-cam video --csv` and the app's File → Export shown faces.
-FACE_ROW_HEADER = ["time_s", "frame", "source", "face_id", "x1", "y1", "x2", "y2", "label", "uncertain", *EMOTIONS]
+# `pass` counts the times a looping video was played (1, 2, ...): time_s and frame restart with each; it is
+# last so that readers of earlier files by column position keep working.
+FACE_ROW_HEADER = ["time_s", "frame", "source", "face_id", "x1", "y1", "x2", "y2", "label", "uncertain", *EMOTIONS, "pass"]
 
 
-def face_rows(t: float, frame_index: int, source: str, faces: list[Face]) -> list[list]:
+def face_rows(t: float, frame_index: int, source: str, faces: list[Face], loop: int = 1) -> list[list]:
     return [[f"{t:.3f}", frame_index, source, f.track_id, *(f"{v:.1f}" for v in f.box), f.label, int(f.uncertain),
-             *(f"{p:.4f}" for p in f.probs)] for f in faces]
+             *(f"{p:.4f}" for p in f.probs), loop] for f in faces]

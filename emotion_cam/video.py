@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import sys
+from contextlib import ExitStack
+from pathlib import Path
 
 import cv2
 from tqdm import tqdm
 
 from emotion_cam.capture import Source, SourceError, frames
 from emotion_cam.draw import Annotator
+from emotion_cam.outputs import OutputError, replacing
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import FACE_ROW_HEADER, face_rows
 
@@ -26,40 +30,81 @@ def process_video(pipeline: Pipeline, source: Source | str | int, out: str | os.
     cap = source.open()
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if not source.is_camera else 0
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    writer = None
     annotator = Annotator()
-    csv_file = open(csv_path, "w", newline="") if csv_path else None
-    rows = csv.writer(csv_file) if csv_file else None
-    if rows:
-        rows.writerow(FACE_ROW_HEADER)
     pipeline.reset()
     n = 0
     expected = total if limit is None else min(total, limit)
-    bar = tqdm(total=expected or None, unit="frame", disable=not progress, file=sys.stderr, mininterval=0.5)
-    try:
-        for t, frame in frames(cap, limit):
-            result = pipeline.process_frame(frame, t)
-            if rows:
-                rows.writerows(face_rows(result.timestamp, result.frame_index, str(source), result.faces))
-            if out:
-                if writer is None:
-                    h, w = frame.shape[:2]
-                    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-                    if not writer.isOpened():
-                        raise SourceError(f"{out}: cannot write a video there")
-                writer.write(annotator.draw(frame, result.faces))
-            n += 1
-            bar.update()
-    finally:
-        bar.close()
-        cap.release()
-        if writer is not None:
-            writer.release()
-        if csv_file:
-            csv_file.close()
-    if n == 0:
-        raise SourceError(f"{source}: no frame could be read (not a video, or a damaged one)")
-    if expected > 0 and n < expected - 2:  # container frame counts can be off by a frame or two
-        raise SourceError(f"{source}: the video ended after frame {n} of {expected}: the file is truncated or damaged "
-                          f"(the {n} frames read were processed and saved)")
+    with ExitStack() as stack:
+        stack.callback(cap.release)
+        stream = frames(cap, limit)
+        first = next(stream, None)  # before any output is opened: a file with no frame leaves nothing behind
+        if first is None:
+            raise SourceError(f"{source}: no frame could be read (not a video, or a damaged one)")
+        rows = None
+        if csv_path:
+            csv_tmp = stack.enter_context(replacing(csv_path, keep_partial=True))
+            rows = csv.writer(stack.enter_context(open(csv_tmp, "w", newline="")))
+            rows.writerow(FACE_ROW_HEADER)
+        video = None
+        if out:
+            video = stack.enter_context(_VideoOut(stack.enter_context(replacing(out, keep_partial=True)), out, fps))
+        bar = stack.enter_context(tqdm(total=expected or None, unit="frame", disable=not progress, file=sys.stderr,
+                                       mininterval=0.5))
+        try:
+            for t, frame in itertools.chain([first], stream):
+                result = pipeline.process_frame(frame, t)
+                if rows:
+                    rows.writerows(face_rows(result.timestamp, result.frame_index, str(source), result.faces))
+                if video:
+                    video.write(annotator.draw(frame, result.faces))
+                n += 1
+                bar.update()
+        except (KeyboardInterrupt, Terminated) as exc:
+            exc.frames_saved = n  # for the caller's message: what was kept, and where
+            raise
+        if expected > 0 and n < expected - 2:  # container frame counts can be off by a frame or two
+            raise SourceError(f"{source}: the video ended after frame {n} of {expected}: the file is truncated or "
+                              f"damaged (the {n} frames read were processed and saved)")
     return n
+
+
+class Terminated(Exception):
+    """SIGTERM, raised where the program is (by the CLI's handler), so that open outputs are finalised."""
+
+
+class _VideoOut:
+    """The annotated MP4 at ``tmp``, opened at the first frame (its size) and checked when closed."""
+
+    def __init__(self, tmp: Path, target: str | os.PathLike, fps: float):
+        self.tmp, self.target, self.fps = tmp, target, fps
+        self._writer: cv2.VideoWriter | None = None
+        self.frames = 0
+
+    def __enter__(self) -> "_VideoOut":
+        return self
+
+    def write(self, frame) -> None:
+        if self._writer is None:
+            h, w = frame.shape[:2]
+            self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise OutputError(self.target, "cannot write a video there (OpenCV's FFmpeg could not open it)")
+        self._writer.write(frame)
+        self.frames += 1
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if self._writer is not None:
+            self._writer.release()
+        if kind is None or not issubclass(kind, (OutputError, OSError)):
+            self._check()
+
+    def _check(self) -> None:
+        """FFmpeg does not report a failed write (a full disk): count the frames that arrived in the file."""
+        if not self.frames:
+            return
+        cap = cv2.VideoCapture(str(self.tmp))
+        stored = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        cap.release()
+        if stored < self.frames - 2:
+            raise OutputError(self.target, f"the video could not be written completely ({stored} of {self.frames} "
+                                           "frames stored: is the disk full?)")

@@ -39,6 +39,18 @@ def test_finds_the_hand_marked_faces(predictions, faces_dir):
     assert predictions["dogs.jpg"]["faces"] == []
 
 
+def test_faces_in_a_photo_are_numbered_in_reading_order(predictions):
+    """The numbers on the boxes, in the panel and in the JSON are one: 1..N, rows from the top, left to right."""
+    faces = predictions["bald_guys.jpg"]["faces"]
+    assert [f["id"] for f in faces] == list(range(1, len(faces) + 1)) and len(faces) >= 20
+    centres = [((f["box"][0] + f["box"][2]) / 2, (f["box"][1] + f["box"][3]) / 2) for f in faces]
+    rows = 1
+    for (xa, ya), (xb, yb) in zip(centres, centres[1:]):
+        assert xb > xa or yb > ya, "the next face is neither right of this one nor in a lower row"
+        rows += xb < xa
+    assert 4 <= rows <= 7  # the collage's rows of faces, not one face a row
+
+
 def test_every_face_has_seven_probabilities_summing_to_one(predictions):
     unsure_below = load_card(MODEL).unsure_below
     faces = [f for entry in predictions.values() for f in entry["faces"]]

@@ -55,3 +55,16 @@ def test_text_is_sized_for_the_view_a_big_frame_is_shown_in():
     bigger = (for_view.draw(frame, [f]).max(2) > 0).sum()
     assert bigger > 2 * (for_file.draw(frame, [f]).max(2) > 0).sum()
     assert Annotator(view_size=(1920, 1080)).text_unit(frame.shape, 80) == for_file.text_unit(frame.shape, 80)  # shown 1:1
+
+
+def test_in_a_dense_crowd_every_face_keeps_its_number_and_no_label_covers_another():
+    faces = [face(x, y, x + 50, y + 50) for y in range(10, 470, 58) for x in range(10, 630, 58)]
+    for i, f in enumerate(faces, 1):
+        f.track_id = i
+    annotator = Annotator()
+    annotator.draw(np.zeros((480, 640, 3), np.uint8), faces)
+    assert [t.split()[0] for t in annotator.last_titles] == [f"#{i}" for i in range(1, len(faces) + 1)]
+    rects = annotator.last_layout
+    for i, (ax, ay, aw, ah) in enumerate(rects):
+        for bx, by, bw, bh in rects[i + 1:]:
+            assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay, "two labels overlap"

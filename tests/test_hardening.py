@@ -112,6 +112,30 @@ def test_a_text_file_or_a_photo_is_not_a_video(command, tmp_path, faces_dir):
         run = cli(command, str(source), *(["--cold-starts", "0"] if command == "bench" else []))
         assert run.returncode == 2, (source, run.stdout)
         assert says in run.stderr and "Traceback" not in run.stderr and "fps" not in run.stdout
+        assert "File →" not in run.stderr  # the window's menus mean nothing on the command line
+
+
+def test_a_folder_and_a_video_without_frames_are_named_as_such(tmp_path):
+    import cv2
+
+    empty = tmp_path / "empty.mp4"
+    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 64))
+    writer.release()  # a valid MP4 holding no frame
+    for source, says in ((tmp_path, "is a folder, not a video"), (empty, "the video has no frames")):
+        run = cli("video", str(source), "--csv", str(tmp_path / "faces.csv"))
+        assert run.returncode == 2 and says in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert not (tmp_path / "faces.csv").exists()
+
+
+def test_ffmpeg_and_litert_keep_their_log_lines_to_themselves_unless_verbose(tmp_path, videos_dir):
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes((videos_dir / "test.mp4").read_bytes()[:200_000])  # the index (moov) is lost
+    run = cli("video", str(cut))
+    assert run.returncode == 2 and "damaged" in run.stderr
+    said = run.stdout + run.stderr  # OpenCV sends FFmpeg's lines to stdout, where they would spoil --json
+    assert "moov atom" not in said and "XNNPACK" not in said, said
+    run = cli("video", str(cut), "--verbose")
+    assert "moov atom not found" in run.stdout + run.stderr
 
 
 def test_sigterm_leaves_a_playable_video_and_a_complete_csv(tmp_path, videos_dir):
@@ -119,7 +143,8 @@ def test_sigterm_leaves_a_playable_video_and_a_complete_csv(tmp_path, videos_dir
     proc = subprocess.Popen([sys.executable, "-m", "emotion_cam", "video", str(videos_dir / "woman2.mp4"), "--out", str(out),
                              "--csv", str(table)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not (table.exists() and table.stat().st_size > 20_000):
+    # Written under a temporary name beside the target until the run ends.
+    while time.time() < deadline and proc.poll() is None and not any(p.stat().st_size > 20_000 for p in tmp_path.glob(".faces.*.csv")):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)

@@ -134,3 +134,18 @@ def test_webp_bmp_tiff_roundtrip(tmp_path, photo):
         path = tmp_path / f"face{ext}"
         assert cv2.imwrite(str(path), img)
         assert read_image(path).shape == img.shape
+
+
+def test_heic_is_named_unsupported_and_avif_is_listed(tmp_path):
+    heic = tmp_path / "IMG_0001.HEIC"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200))
+    with pytest.raises(ImageError, match="HEIC/HEIF images are not supported: convert it to JPEG or PNG"):
+        read_image(heic)
+    with pytest.raises(ImageError, match="AVIF"):
+        read_image(_text_file(tmp_path))
+
+
+def _text_file(tmp_path):
+    path = tmp_path / "notes.jpg"
+    path.write_text("not an image")
+    return path

@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter
 
 from emotion_cam.capture import Source
+from emotion_cam.imageio import SUPPORTED_SUFFIXES
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import main_face
 from emotion_cam.gui.model_card import ModelCardDialog
@@ -16,9 +17,8 @@ from emotion_cam.gui.session import SessionRecorder
 from emotion_cam.gui.widgets import FacePanel, Timeline, VideoView, to_qimage
 from emotion_cam.gui.worker import FrameMessage, FrameWorker, Problem
 
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff);;All files (*)"
+IMAGE_FILTER = f"Images ({' '.join('*' + s for s in SUPPORTED_SUFFIXES)});;All files (*)"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 class MainWindow(QMainWindow):
@@ -309,7 +309,7 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         path = event.mimeData().urls()[0].toLocalFile()
-        if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+        if Path(path).suffix.lower() in SUPPORTED_SUFFIXES:
             self.open_image(path)
         else:
             self.start_source(path)

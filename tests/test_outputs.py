@@ -1,0 +1,176 @@
+"""Outputs never destroy data and every write failure is one message (emotion_cam.outputs, and the CLI on top)."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import cli
+from emotion_cam.outputs import OutputError, check_outputs, replacing, write_image
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody may write in: chmod for a normal user; root ignores modes, so a read-only bind mount."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = False
+    if os.geteuid() == 0:
+        src = tmp_path / "ro-src"
+        src.mkdir()
+        ok = subprocess.run(["mount", "--bind", str(src), str(folder)], capture_output=True).returncode == 0 and \
+            subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True).returncode == 0
+        if not ok:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+            pytest.skip("running as root without permission to mount: no way to make a read-only folder")
+        mounted = True
+    else:
+        folder.chmod(0o555)
+    yield folder
+    if mounted:
+        subprocess.run(["umount", str(folder)], check=True)
+    else:
+        folder.chmod(0o755)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- the module ------------------------------------------------------------------------------------
+
+def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path):
+    src = tmp_path / "in.mp4"
+    src.write_bytes(b"video")
+    (tmp_path / "link.mp4").symlink_to(src)
+    for out in (src, tmp_path / "link.mp4", tmp_path / "sub" / ".." / "in.mp4"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        with pytest.raises(OutputError, match="also an input"):
+            check_outputs([out], inputs=[src], force=True)
+    with pytest.raises(OutputError, match="two outputs"):
+        check_outputs([tmp_path / "a.csv", tmp_path / "a.csv"], force=True)
+    assert check_outputs([None, tmp_path / "new.csv"], inputs=[src]) == [tmp_path / "new.csv"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
+    target = tmp_path / "faces.csv"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with replacing(target) as tmp, open(tmp, "w") as f:
+            f.write("half")
+            raise RuntimeError("the run failed")
+    assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["faces.csv"]
+    with replacing(target) as tmp:
+        tmp.write_text("new\n")
+        assert target.read_text() == "old\n"  # until the block ends
+    assert target.read_text() == "new\n" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_an_interrupted_run_keeps_what_it_wrote_when_asked(tmp_path):
+    target = tmp_path / "faces.csv"
+    with pytest.raises(KeyboardInterrupt):
+        with replacing(target, keep_partial=True) as tmp:
+            tmp.write_text("rows so far\n")
+            raise KeyboardInterrupt
+    assert target.read_text() == "rows so far\n"
+
+
+def test_a_full_device_is_one_error_naming_the_path():
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with pytest.raises(OutputError, match="/dev/full: cannot write: No space left on device"):
+        with replacing("/dev/full") as path, open(path, "w") as f:
+            f.write("x" * 100_000)
+    assert Path("/dev/full").is_char_device()  # written in place, never renamed over
+
+
+def test_images_are_written_whole_in_the_format_their_suffix_names(tmp_path, read_only_dir):
+    image = np.full((40, 60, 3), 128, np.uint8)
+    assert write_image(tmp_path / "a.png", image).read_bytes()[:4] == b"\x89PNG"
+    assert write_image(tmp_path / "a.jpg", image).read_bytes()[:2] == b"\xff\xd8"
+    with pytest.raises(OutputError, match="Read-only file system|Permission denied"):
+        write_image(read_only_dir / "a.png", image)
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+def test_video_never_destroys_its_input(tmp_path, videos_dir):
+    src = tmp_path / "in.mp4"
+    shutil.copy(videos_dir / "test.mp4", src)
+    before = digest(src)
+    run = cli("video", str(src), "--out", str(src), "--force", "--frames", "5")
+    assert run.returncode == 2 and "also an input" in run.stderr and "Traceback" not in run.stderr
+    run = cli("video", str(src), "--csv", str(tmp_path / ".." / tmp_path.name / "in.mp4"), "--force", "--frames", "5")
+    assert run.returncode == 2 and "also an input" in run.stderr
+    assert digest(src) == before
+    run = cli("video", str(src), "--out", str(tmp_path / "same.mp4"), "--csv", str(tmp_path / "same.mp4"), "--frames", "5")
+    assert run.returncode == 2 and "two outputs" in run.stderr and not (tmp_path / "same.mp4").exists()
+
+
+def test_a_failed_video_run_keeps_the_old_outputs(tmp_path, videos_dir):
+    out = tmp_path / "faces.csv"
+    out.write_text("yesterday's rows\n")
+    (tmp_path / "notes.mp4").write_text("not a video\n")
+    run = cli("video", str(tmp_path / "notes.mp4"), "--csv", str(out), "--force")
+    assert run.returncode == 2 and out.read_text() == "yesterday's rows\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.csv", "notes.mp4"]
+
+
+def test_write_errors_are_one_message_with_status_1(tmp_path, videos_dir, faces_dir, read_only_dir):
+    video, photo = str(videos_dir / "test.mp4"), str(faces_dir / "dogs.jpg")
+    cases = [
+        (["video", video, "--csv", "/dev/full", "--frames", "3"], "/dev/full: cannot write: No space left on device"),
+        (["video", video, "--out", str(read_only_dir / "x.mp4"), "--csv", str(read_only_dir / "x.csv")], "x.mp4: cannot write in"),
+        (["video", video, "--csv", str(read_only_dir / "x.csv")], "x.csv: cannot write in"),
+        (["predict", photo, "--annotate", str(read_only_dir)], "cannot write in this folder"),
+        (["predict", photo, "--annotate", str(read_only_dir / "sub")], "cannot make this folder"),
+    ]
+    for args, says in cases:
+        run = cli(*args)
+        assert run.returncode == 1 and says in run.stderr and "Traceback" not in run.stderr, (args, run.stderr)
+    assert not any(read_only_dir.iterdir())
+
+
+@pytest.mark.parametrize("args", [["predict", "PHOTO"], ["predict", "PHOTO", "--json"],
+                                  ["eval", "FER_VAL", "--json"]], ids=["predict", "predict-json", "eval-json"])
+def test_results_to_a_full_disk_are_an_error_not_a_success(args, faces_dir, fer_root):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    args = [str(faces_dir / "dogs.jpg") if a == "PHOTO" else str(fer_root / "val") if a == "FER_VAL" else a for a in args]
+    with open("/dev/full", "w") as full:
+        run = subprocess.run([*cli_command(), *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert run.returncode == 1 and "standard output: cannot write the results: No space left on device" in run.stderr
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr
+
+
+def cli_command() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "emotion_cam"]
+
+
+def test_ctrl_c_says_how_many_frames_were_saved_and_where(tmp_path, videos_dir):
+    import signal
+    import time
+
+    table = tmp_path / "faces.csv"
+    proc = subprocess.Popen([*cli_command(), "video", str(videos_dir / "woman2.mp4"), "--csv", str(table)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not list(tmp_path.glob(".faces.*.part.csv")):
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted after ") and f"faces: {table}" in last, last
+    frames = int(last.split()[2])
+    rows = list(csv.DictReader(table.open()))
+    assert frames > 0 and rows and int(rows[-1]["frame"]) <= frames and rows[-1]["pass"] == "1"
