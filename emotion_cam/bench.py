@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import psutil
 
-from emotion_cam.capture import Source, SourceError, frames
+from emotion_cam.capture import Player, Source, SourceError, frames
 from emotion_cam.detect import HogDetector, YuNetDetector
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
@@ -159,28 +159,26 @@ def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | N
               reference: Yardstick | None = None, realtime: bool = False) -> _Pass:
     """Every frame as fast as it goes, or with ``realtime`` at the video's frame rate, dropping the frames
     the pipeline is too late for, as the app does."""
-    cap = Source.parse(source).open()
-    fps_video = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    src = Source.parse(source)
+    cap = src.open()
+    player = Player(cap, src.is_camera, realtime=realtime, resize=resize)  # the app's pacing when realtime
+    fps_video = player.fps or 30.0
     annotator = Annotator()
     pipeline.reset()
     run = _Pass({s: [] for s in STAGES}, [], [], [], [], [], [], (0, 0), fps_video)
-    it = frames(cap, limit, resize)
     looks: list[tuple[np.ndarray, np.ndarray]] = []  # (frame, live boxes) to judge after a real-time pass
-    start = time.perf_counter()
     try:
         for index in itertools.count():
+            if limit is not None and player.index >= limit:
+                break
+            player.wait()
             t0 = time.perf_counter()
-            try:
-                t, frame = next(it)
-            except StopIteration:
+            got = player.read()
+            if got is None:
                 break
             t1 = time.perf_counter()
-            if realtime:
-                due = start + index / fps_video
-                if t1 > due + 1.0 / fps_video:
-                    run.dropped += 1
-                    continue  # the app would show a later frame instead
-                time.sleep(max(0.0, due - t1))
+            run.dropped += got.skipped  # the app shows a later frame instead
+            t, frame = got.t, got.image
             run.stages["decode"].append((t1 - t0) * 1000)
             sampled = reference is not None and index % REFERENCE_EVERY == 0
             clean = frame.copy() if sampled else None  # the overlay is drawn into ``frame``; the yardstick looks at the frame

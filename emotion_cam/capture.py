@@ -106,20 +106,88 @@ def open_capture(source: "Source | str | int") -> cv2.VideoCapture:
     return Source.parse(source).open()
 
 
-def frames(cap: cv2.VideoCapture, limit: int | None = None, resize: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
-    """(time in seconds, BGR frame) pairs: video time for files, wall-clock time for cameras."""
-    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-    start = time.monotonic()
-    n = 0
-    while limit is None or n < limit:
-        ok, frame = cap.read()
-        if not ok or frame is None:
+@dataclass
+class Frame:
+    image: np.ndarray  # BGR
+    t: float  # seconds: the frame's time in a file, since the start for a camera
+    index: int  # 0-based position in the source, skipped frames counted
+    skipped: int = 0  # frames passed over just before this one, the reader being too late for them
+
+
+class Player:
+    """The one frame-pacing policy, for the window, ``video`` and ``bench --realtime``.
+
+    A file played in real time waits for each frame's time and skips the frames its reader is too late
+    for (the picture keeps to the clock, as a video player's does); a file not in real time gives every
+    frame at once (``video``: nothing is lost). A camera gives its newest frame: OpenCV is asked to keep
+    a one-frame buffer, so a slow reader sees now, not a queue of the past.
+    """
+
+    def __init__(self, cap: cv2.VideoCapture, is_camera: bool, realtime: bool = True,
+                 resize: tuple[int, int] | None = None):
+        self.cap, self.is_camera, self.resize = cap, is_camera, resize
+        self.fps = 0.0 if is_camera else (cap.get(cv2.CAP_PROP_FPS) or 30.0)
+        self.realtime = realtime and not is_camera
+        self.length = 0 if is_camera else int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # from the header: may be off
+        if is_camera:
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self.index = 0
+        self.start = time.monotonic()
+
+    def restart(self) -> None:
+        """From the first frame again (a video that loops) or, for a camera, a new clock."""
+        if self.index and not self.is_camera:
+            self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        self.index = 0
+        self.start = time.monotonic()
+
+    def resync(self) -> None:
+        """The clock set to the current frame, after a pause: playing goes on from here instead of skipping ahead."""
+        self.start = time.monotonic() - (self.index / self.fps if self.fps else 0.0)
+
+    @property
+    def due(self) -> int:
+        """The frame the clock has reached (files in real time)."""
+        return int((time.monotonic() - self.start) * self.fps)
+
+    def wait(self) -> None:
+        """Until the next frame's time, for a file played in real time; at once otherwise."""
+        if self.realtime:
+            ahead = (self.start + self.index / self.fps) - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+
+    def read(self) -> Frame | None:
+        """The next frame by the policy, or None at the end of the stream (or a read that failed)."""
+        skipped = 0
+        if self.realtime:
+            while self.index < self.due and self.cap.grab():  # too late for these: on to the one due now
+                self.index += 1
+                skipped += 1
+        ok, image = self.cap.read()
+        if not ok or image is None:
+            return None
+        if self.resize is not None:
+            image = cv2.resize(image, self.resize, interpolation=cv2.INTER_AREA)
+        t = self.index / self.fps if self.fps else time.monotonic() - self.start
+        frame = Frame(image, t, self.index, skipped)
+        self.index += 1
+        return frame
+
+    def ended_early(self) -> bool:
+        """After the last frame: a file that stopped well before the frame count in its header is damaged."""
+        return not self.is_camera and self.length > 0 and self.index < self.length - 2
+
+
+def frames(cap: cv2.VideoCapture, limit: int | None = None, resize: tuple[int, int] | None = None,
+           is_camera: bool = False) -> Iterator[tuple[float, np.ndarray]]:
+    """(time in seconds, BGR frame) pairs, every frame of a file (a ``Player`` not in real time)."""
+    player = Player(cap, is_camera, realtime=False, resize=resize)
+    while limit is None or player.index < limit:
+        frame = player.read()
+        if frame is None:
             return
-        if resize is not None:
-            frame = cv2.resize(frame, resize, interpolation=cv2.INTER_AREA)
-        t = n / fps if fps > 0 else time.monotonic() - start
-        yield t, frame
-        n += 1
+        yield frame.t, frame.image
 
 
 def probe_cameras(indices: Iterable[int] = range(5), already_open: int | None = None) -> list[int]:

@@ -36,7 +36,7 @@ def process_video(pipeline: Pipeline, source: Source | str | int, out: str | os.
     expected = total if limit is None else min(total, limit)
     with ExitStack() as stack:
         stack.callback(cap.release)
-        stream = frames(cap, limit)
+        stream = frames(cap, limit, is_camera=source.is_camera)
         first = next(stream, None)  # before any output is opened: a file with no frame leaves nothing behind
         if first is None:
             raise SourceError(f"{source}: no frame could be read (not a video, or a damaged one)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -45,6 +46,30 @@ def pipeline():
     from emotion_cam.pipeline import Pipeline
 
     return Pipeline()
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody may write in: chmod for a normal user; root ignores modes, so a read-only bind mount."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = False
+    if os.geteuid() == 0:
+        src = tmp_path / "ro-src"
+        src.mkdir()
+        ok = subprocess.run(["mount", "--bind", str(src), str(folder)], capture_output=True).returncode == 0 and \
+            subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True).returncode == 0
+        if not ok:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+            pytest.skip("running as root without permission to mount: no way to make a read-only folder")
+        mounted = True
+    else:
+        folder.chmod(0o555)
+    yield folder
+    if mounted:
+        subprocess.run(["umount", str(folder)], check=True)
+    else:
+        folder.chmod(0o755)
 
 
 def ground_truth(faces_dir: Path) -> dict[str, np.ndarray]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,7 +36,8 @@ def test_live_video_shows_a_face_with_seven_bars(live, qtbot):
     face = live.panel.faces[0]
     assert face.probs.shape == (7,) and face.track_id is not None
     assert live.view.image() is not None and not live.view.image().isNull()
-    assert "face(s)" in live.fps_label.text() and "fps" in live.fps_label.text()
+    assert "1 face ·" in live.fps_label.text() and "fps" in live.fps_label.text()
+    assert live.source_label.text() == "Video: woman2.mp4"
     assert len(live.timeline.points) > 0
 
 
@@ -178,3 +180,120 @@ def test_live_after_a_photo_goes_to_the_source_given_at_start(qtbot, settings, f
     qtbot.waitUntil(lambda: window.last_message is not None and not window.last_message.still, timeout=60_000)
     assert window.last_message.source.endswith("test.mp4") and window.last_message.frame_index > 0
     window.shutdown()
+
+
+# -- writing, presenting, threads (issue 21) --------------------------------------------------------
+
+def test_a_failed_export_or_snapshot_is_shown_in_the_window(live, qtbot, read_only_dir, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    qtbot.waitUntil(lambda: live.frames_received >= 5 and len(live.session) > 0, timeout=60_000)
+    assert live.export_session(str(read_only_dir / "faces.csv")) == -1
+    assert live.save_snapshot(str(read_only_dir / "snap.png")) is False
+    assert len(shown) == 2 and all("faces.csv" in shown[0] and ("Read-only" in m or "denied" in m) for m in shown)
+    assert "Could not export" in shown[0] and "Could not save the snapshot" in shown[1]
+    if Path("/dev/full").exists():
+        assert live.export_session("/dev/full") == -1 and "No space left on device" in shown[-1]
+    assert not any(read_only_dir.iterdir())
+
+
+def test_no_display_is_one_clear_message(tmp_path):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    run = subprocess.run([sys.executable, "-m", "emotion_cam"], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "no display found" in run.stderr and "emotion-cam predict" in run.stderr
+    assert "xcb" not in run.stderr and "Traceback" not in run.stderr
+
+
+def test_about_model_fits_a_1280x720_screen(live, qtbot):
+    from emotion_cam.gui.model_card import ModelCardDialog
+
+    dialog = ModelCardDialog(live.model.path, live.model.card, live)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    free = dialog.screen().availableGeometry()
+    limit = min(free.width(), 1280), min(free.height(), 720)
+    assert dialog.width() <= limit[0] and dialog.height() <= limit[1], (dialog.width(), dialog.height())
+    text = dialog.findChildren(QLabel)[0]
+    assert text.wordWrap() and "calibration error" in text.text()
+
+
+def test_timeline_follows_one_track_and_clears_for_a_photo(live, qtbot, faces_dir):
+    qtbot.waitUntil(lambda: len(live.timeline.points) >= 10, timeout=60_000)
+    followed = live.followed
+    assert followed is not None and live.timeline.who == f"face #{followed}"
+    live.open_image(str(faces_dir / "bald_guys.jpg"))
+    qtbot.waitUntil(lambda: live.last_message is not None and live.last_message.still, timeout=60_000)
+    assert not live.timeline.points and live.source_label.text() == "Image: bald_guys.jpg"
+    assert "faces" in live.fps_label.text() and "fps" not in live.fps_label.text()
+
+
+def test_photo_faces_are_numbered_like_the_panel_and_bars_can_leave_the_faces(live, qtbot, faces_dir):
+    live.open_image(str(faces_dir / "2008_002470.jpg"))
+    qtbot.waitUntil(lambda: live.last_message is not None and live.last_message.still, timeout=60_000)
+    first = live.last_message
+    assert [f.track_id for f in first.faces] == list(range(1, len(first.faces) + 1))
+    qtbot.keyClick(live, "b")  # bars off the faces: the label only
+    qtbot.waitUntil(lambda: live.last_message is not first, timeout=30_000)
+    drawn = lambda m: int((m.image != 0).sum())  # noqa: E731
+    assert live.settings.value("bars", type=bool) is False
+    assert np.abs(live.last_message.image.astype(int) - first.image.astype(int)).sum() > 0
+    assert len(live.panel.faces) == len(first.faces) and drawn(live.last_message) > 0
+
+
+def test_a_truncated_video_says_so_in_the_status_bar(qtbot, settings, videos_dir, tmp_path):
+    import cv2
+
+    cap = cv2.VideoCapture(str(videos_dir / "woman2.mp4"))
+    cut = tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(cut), cv2.VideoWriter_fourcc(*"MJPG"), 25, (320, 240))
+    for _ in range(40):
+        writer.write(cv2.resize(cap.read()[1], (320, 240)))
+    writer.release()
+    cap.release()
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size * 2 // 3])  # the header still says 40 frames
+    window = create_window(str(cut), settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: "truncated or damaged" in window.statusBar().currentMessage(), timeout=30_000)
+    assert window.source_label.text() == "Video: cut.avi"
+    window.shutdown()
+
+
+def test_a_failed_open_clears_the_frame_rate(live, qtbot, tmp_path):
+    qtbot.waitUntil(lambda: live.frames_received >= 3, timeout=60_000)
+    assert "fps" in live.fps_label.text()
+    (tmp_path / "notes.mp4").write_text("not a video\n")
+    live.start_source(str(tmp_path / "notes.mp4"))
+    qtbot.waitUntil(lambda: "not a video" in live.view.message, timeout=20_000)
+    assert live.fps_label.text() == ""
+
+
+def test_the_window_reaches_the_pipeline_only_through_the_worker():
+    """Requests go out as signals, results come back as plain data: no calls or reads across threads. Allowed:
+    the worker's signals and slots in ``connect``, its frozen ``model_info``, and ``stopping``, a
+    threading.Event set on close."""
+    import ast
+    import inspect
+
+    import emotion_cam.gui.app as app
+    import emotion_cam.gui.main_window as main_window
+
+    def on_worker(node) -> bool:
+        return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "worker"
+
+    for module in (main_window, app):
+        tree = ast.parse(inspect.getsource(module))
+        connected = {id(arg) for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                     and node.func.attr == "connect" for arg in node.args}
+        signal_owners = {id(node.func.value) for node in ast.walk(tree) if isinstance(node, ast.Call)
+                         and isinstance(node.func, ast.Attribute) and node.func.attr == "connect"}
+        for node in ast.walk(tree):
+            assert not (isinstance(node, ast.Attribute) and node.attr == "pipeline"), \
+                f"{module.__name__} reaches a pipeline (line {node.lineno})"
+            if on_worker(node) and id(node) not in connected | signal_owners:
+                assert node.attr in {"moveToThread", "model_info", "stopping"}, f"{module.__name__}:{node.lineno} worker.{node.attr}"

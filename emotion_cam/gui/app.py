@@ -1,6 +1,8 @@
 """Start the desktop app: build the pipeline (clear dialog if a model is missing), open the window and the source."""
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 import threading
 
@@ -19,7 +21,7 @@ def create_window(source=None, image: str | None = None, settings: QSettings | N
 
     settings = settings or QSettings("EmotionCam", "EmotionCam")
     config = config or PipelineConfig(background_detection=True)  # frames never wait for a detection pass
-    config.landmark_points = 68 if settings.value("landmarks", False, type=bool) else 5
+    config = dataclasses.replace(config, landmark_points=68 if settings.value("landmarks", False, type=bool) else 5)
     window = MainWindow(Pipeline(config), settings)
     if image:
         window.current_source = Source.parse(source if source is not None else settings.value("camera", 0, type=int))
@@ -29,8 +31,25 @@ def create_window(source=None, image: str | None = None, settings: QSettings | N
     return window
 
 
+NO_DISPLAY = ("no display found: the window needs a desktop session; `emotion-cam predict` and "
+              "`emotion-cam video` work without one")
+
+
+def missing_display(env: dict[str, str] = os.environ, platform: str = sys.platform) -> bool:
+    """On Linux without X11 or Wayland Qt would abort the process (exit 134) with advice about xcb libraries."""
+    if not platform.startswith("linux"):
+        return False
+    chosen = env.get("QT_QPA_PLATFORM", "")
+    if chosen and not chosen.startswith(("xcb", "wayland")):
+        return False  # offscreen, vnc, eglfs…: they need no display server
+    return not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY")
+
+
 def run_app(source=None, image: str | None = None, quit_requested: threading.Event | None = None) -> int:
     """``quit_requested`` is set by the SIGINT/SIGTERM handlers: the window then closes as Ctrl+Q closes it."""
+    if QApplication.instance() is None and missing_display():
+        print(f"emotion-cam: error: {NO_DISPLAY}", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("EmotionCam")
     app.setOrganizationName("EmotionCam")

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 from PySide6.QtCore import QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSizePolicy, QSplitter
 
 from emotion_cam.capture import Source
 from emotion_cam.imageio import SUPPORTED_SUFFIXES
+from emotion_cam.outputs import OutputError, write_image
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import main_face
 from emotion_cam.gui.model_card import ModelCardDialog
@@ -21,6 +21,11 @@ IMAGE_FILTER = f"Images ({' '.join('*' + s for s in SUPPORTED_SUFFIXES)});;All f
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)"
 
 
+def source_name(source: Source) -> str:
+    """For the status bar: "Camera 0", "Video: clip.mp4"."""
+    return f"Camera {source.camera}" if source.is_camera else f"Video: {Path(source.path).name}"
+
+
 class MainWindow(QMainWindow):
     # Requests to the worker, delivered in its thread (queued connections).
     request_source = Signal(object)
@@ -30,14 +35,16 @@ class MainWindow(QMainWindow):
     request_mirror = Signal(bool)
     request_landmarks = Signal(int)
     request_mirror_average = Signal(bool)
+    request_bars = Signal(bool)
+    request_frame_shown = Signal()
     request_cameras = Signal()
     request_stop = Signal()
 
     def __init__(self, pipeline: Pipeline, settings: QSettings | None = None):
+        """``pipeline`` is handed to the worker; the window keeps only plain data about it (``model``)."""
         super().__init__()
         self.setWindowTitle("EmotionCam")
         self.settings = settings or QSettings("EmotionCam", "EmotionCam")
-        self.pipeline = pipeline
         self.last_message: FrameMessage | None = None
         self.frames_received = 0
         self.session = SessionRecorder()  # every face of every frame shown, for File → Export shown faces
@@ -61,12 +68,20 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 1)
         split.setSizes([900, 300])
         self.setCentralWidget(split)
+        self.source_label = QLabel()
         self.fps_label = QLabel()
-        self.statusBar().addPermanentWidget(self.fps_label)
+        # Short text, details in its tooltip; Ignored lets a narrow window clip it instead of growing.
+        self.fps_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.fps_label.setMinimumWidth(0)
+        self.statusBar().addPermanentWidget(self.source_label)
+        self.statusBar().addPermanentWidget(self.fps_label, 1)
+        self.followed: int | None = None  # the track the timeline plots
+        self.followed_seen = 0.0  # its last time in view (source seconds)
 
         self.thread = QThread(self)
         self.thread.setObjectName("emotion-cam-worker")
         self.worker = FrameWorker(pipeline)
+        self.model = self.worker.model_info  # plain, frozen data: the About dialog and the card's defaults
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.setup)
         self.worker.frame_ready.connect(self.on_frame)
@@ -81,6 +96,8 @@ class MainWindow(QMainWindow):
         self.request_mirror.connect(self.worker.set_mirror)
         self.request_landmarks.connect(self.worker.set_landmarks)
         self.request_mirror_average.connect(self.worker.set_mirror_average)
+        self.request_bars.connect(self.worker.set_bars)
+        self.request_frame_shown.connect(self.worker.frame_shown)
         self.view.resized.connect(self.worker.set_view_size)
         self.request_cameras.connect(self.worker.probe_cameras)
         self.request_stop.connect(self.worker.stop)
@@ -117,6 +134,8 @@ class MainWindow(QMainWindow):
         self.pause_action = self._action(m, "&Pause", self.set_paused, Qt.Key.Key_Space, checkable=True)
         self.mirror_action = self._action(m, "&Mirror", self.set_mirror, "M", checkable=True)
         self.landmarks_action = self._action(m, "Show &landmarks", self.set_landmarks, "L", checkable=True)
+        self.bars_action = self._action(m, "&Bars on faces (off: label only, bars in the panel)", self.set_bars, "B",
+                                        checkable=True)
         self.mirror_average_action = self._action(m, "&Average each face with its mirror image", self.set_mirror_average, "A",
                                                   checkable=True)
         self.fullscreen_action = self._action(m, "&Full screen", self.set_fullscreen, "F11", checkable=True)
@@ -138,8 +157,13 @@ class MainWindow(QMainWindow):
             self.resize(1200, 760)
         self.mirror_action.setChecked(self.settings.value("mirror", False, type=bool))
         self.landmarks_action.setChecked(self.settings.value("landmarks", False, type=bool))
+        self.bars_action.blockSignals(True)
+        self.bars_action.setChecked(self.settings.value("bars", True, type=bool))
+        self.bars_action.blockSignals(False)
+        if not self.bars_action.isChecked():
+            self.request_bars.emit(False)
         # Unless the user chose, follow the model card (on where it gained on val); restoring is not choosing.
-        card_choice = self.worker.pipeline.classifier.mirror
+        card_choice = self.model.mirror_default
         on = self.settings.value("mirror_average", card_choice, type=bool)
         self.mirror_average_action.blockSignals(True)
         self.mirror_average_action.setChecked(on)
@@ -153,6 +177,9 @@ class MainWindow(QMainWindow):
         self.view.set_image(None)
         self.view.set_message(f"Opening {source.label}…")
         self.timeline.clear()
+        self.followed = None
+        self.fps_label.clear()
+        self.source_label.setText(source_name(source))
         self.current_source = source
         self.request_source.emit(source)
 
@@ -165,6 +192,9 @@ class MainWindow(QMainWindow):
         """Process a still image in the worker and show it (the path the file dialog and drag-and-drop use)."""
         self.pause_action.setChecked(False)
         self.view.set_message(f"Opening {Path(path).name}…")
+        self.timeline.clear()  # a photo has no timeline; the live one starts afresh after it
+        self.followed = None
+        self.source_label.setText(f"Image: {Path(path).name}")
         self.request_image.emit(path)
 
     def open_image_dialog(self) -> None:
@@ -181,6 +211,8 @@ class MainWindow(QMainWindow):
 
     def go_live(self) -> None:
         self.pause_action.setChecked(False)
+        if self.current_source is not None:
+            self.source_label.setText(source_name(self.current_source))
         self.request_live.emit(self.current_source)
 
     @Slot(list)
@@ -199,7 +231,7 @@ class MainWindow(QMainWindow):
     # -- results ------------------------------------------------------------------------------------
     @Slot(object)
     def on_frame(self, msg: FrameMessage) -> None:
-        self.worker.frame_shown()
+        self.request_frame_shown.emit()
         if self.pause_action.isChecked() and not msg.still:
             return
         if not msg.still and msg.source != str(self.current_source):
@@ -209,22 +241,41 @@ class MainWindow(QMainWindow):
         self.view.set_image(to_qimage(msg.image))
         self.panel.set_faces(msg.faces)
         total = sum(msg.timings_ms.values())
-        stages = "  ".join(f"{k} {v:.1f}" for k, v in msg.timings_ms.items() if v >= 0.05)
-        rate = "still image" if msg.still else f"{msg.fps:.0f} fps"
-        self.fps_label.setText(f"{rate}   {len(msg.faces)} face(s)   {total:.1f} ms" + (f": {stages}" if stages else ""))
+        stages = ", ".join(f"{k} {v:.1f} ms" for k, v in msg.timings_ms.items() if v >= 0.05)
+        rate = "" if msg.still else f"{msg.fps:.0f} fps · "
+        faces = f"{len(msg.faces)} face" + ("" if len(msg.faces) == 1 else "s")
+        self.fps_label.setText(f"{rate}{faces} · {total:.0f} ms")
+        self.fps_label.setToolTip(f"Time per stage for the last frame: {stages}" if stages else "")
         if not msg.still:
-            main = main_face(msg.faces)
-            if main is not None:
-                self.timeline.add(msg.t, main.probs)
+            self._follow(msg)
             self.session.record(msg)
 
-    @Slot(str)
-    def on_status(self, text: str) -> None:
-        self.statusBar().showMessage(text, 5000)
+    def _follow(self, msg: FrameMessage) -> None:
+        """The timeline plots one face by its track: the largest face when it starts, kept while it is in view
+        (or gone under 2 s), then the largest face again."""
+        faces = {f.track_id: f for f in msg.faces}
+        if self.followed in faces:
+            self.followed_seen = msg.t
+        elif self.followed is None or not 0 <= msg.t - self.followed_seen < 2.0:
+            main = main_face(msg.faces)
+            if main is None:
+                return
+            if self.followed is not None:
+                self.timeline.clear()
+            self.followed, self.followed_seen = main.track_id, msg.t
+        face = faces.get(self.followed)
+        if face is not None:
+            self.timeline.add(msg.t, face.probs, f"face #{face.track_id}")
+
+    @Slot(str, int)
+    def on_status(self, text: str, ms: int) -> None:
+        self.statusBar().showMessage(text, ms)
 
     @Slot(object, str)
     def on_problem(self, kind: Problem, text: str) -> None:
         self.statusBar().showMessage(text.splitlines()[0], 10000)
+        if kind is Problem.SOURCE:
+            self.fps_label.clear()  # no stale "25 fps" under a source that failed
         self.view.set_message("!" + text if self.view.image() is not None else text)  # "!": drawn over the picture
         if kind is Problem.IMAGE:
             QMessageBox.warning(self, "EmotionCam", text)
@@ -251,6 +302,11 @@ class MainWindow(QMainWindow):
         self.request_landmarks.emit(68 if on else 5)
 
     @Slot(bool)
+    def set_bars(self, on: bool) -> None:
+        self.settings.setValue("bars", on)
+        self.request_bars.emit(on)
+
+    @Slot(bool)
     def set_fullscreen(self, on: bool) -> None:
         self.showFullScreen() if on else self.showNormal()
         self.menuBar().setVisible(not on)
@@ -269,12 +325,18 @@ class MainWindow(QMainWindow):
         image = self.last_message.image if image is None else image
         if Path(path).suffix.lower() not in {".png", ".jpg", ".jpeg"}:
             path += ".png"
-        ok = cv2.imwrite(path, image)
-        if ok:
-            self.statusBar().showMessage(f"Saved {path}", 5000)
-        else:
-            QMessageBox.warning(self, "EmotionCam", f"Could not save the snapshot to {path}.")
-        return ok
+        try:
+            write_image(path, image)
+        except OutputError as exc:
+            self._write_failed("Could not save the snapshot", exc)
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def _write_failed(self, what: str, exc: OutputError) -> None:
+        """Every failed write is shown in the window, with the system's reason (read-only, disk full…)."""
+        self.statusBar().showMessage(f"{what}: {exc}", 10000)
+        QMessageBox.warning(self, "EmotionCam", f"{what}.\n\n{exc.path}\n{exc.reason}")
 
     def export_session_dialog(self) -> None:
         if not self.session:
@@ -285,19 +347,25 @@ class MainWindow(QMainWindow):
             self.export_session(path)
 
     def export_session(self, path: str) -> int:
-        rows = self.session.export(path)
+        """The number of rows written, or -1 if the file could not be written (the window says why)."""
+        try:
+            rows = self.session.export(path)
+        except OutputError as exc:
+            self._write_failed("Could not export the shown faces", exc)
+            return -1
         self.statusBar().showMessage(f"Exported {rows} rows (every face in every frame shown) to {path}", 5000)
         return rows
 
     def show_model_card(self) -> None:
-        ModelCardDialog(self.pipeline.classifier.path, self.pipeline.classifier.card, self).exec()
+        ModelCardDialog(self.model.path, self.model.card, self).exec()
 
     def show_shortcuts(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
             "Ctrl+O  open image      Ctrl+Shift+O  open video",
             "Ctrl+S  save snapshot   Ctrl+E  export shown faces (CSV)",
             "Space  pause/resume     Ctrl+L  back to live",
-            "M  mirror    L  landmarks    A  mirror-average faces    F11  full screen",
+            "M  mirror    L  landmarks    B  bars on faces    A  mirror-average faces",
+            "F11  full screen",
             "Ctrl+Q  quit",
         ]))
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from emotion_cam.card import ModelCard
 
@@ -45,7 +45,10 @@ class ModelCardDialog(QDialog):
         label = QLabel(text)
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(label)
+        label.setWordWrap(True)  # long sentences wrap instead of widening the dialog past the screen
+        body = QWidget()
+        inner = QVBoxLayout(body)
+        inner.addWidget(label)
         pictures = QHBoxLayout()
         for name, width in (("confusion_matrix.png", 460), ("reliability.png", 340)):
             png = model_path.parent / name
@@ -53,8 +56,18 @@ class ModelCardDialog(QDialog):
                 pic = QLabel()
                 pic.setPixmap(QPixmap(str(png)).scaledToWidth(width, Qt.TransformationMode.SmoothTransformation))
                 pictures.addWidget(pic)
-        layout.addLayout(pictures)
+        inner.addLayout(pictures)
+        scroll = QScrollArea()  # on a small screen the content scrolls; the Close button stays in view
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        layout.addWidget(scroll)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
         layout.addWidget(buttons)
+        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
+        free = screen.availableGeometry() if screen is not None else None
+        want = body.sizeHint() + QSize(40, buttons.sizeHint().height() + 40)
+        if free is not None:
+            self.resize(min(want.width(), int(free.width() * 0.9)), min(want.height(), int(free.height() * 0.9)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 from collections import deque
 
+from emotion_cam.outputs import replacing
 from emotion_cam.results import FACE_ROW_HEADER, face_rows
 
 
@@ -18,10 +19,11 @@ class SessionRecorder:
 
     def record(self, msg) -> None:
         """A ``FrameMessage`` the window has just shown."""
-        self.rows.extend(face_rows(msg.t, msg.frame_index, msg.source, msg.faces))
+        self.rows.extend(face_rows(msg.t, msg.frame_index, msg.source, msg.faces, msg.loop))
 
     def export(self, path: str) -> int:
-        with open(path, "w", newline="") as f:
+        """Rows written; ``OutputError`` if the file cannot be (an old file at ``path`` is then untouched)."""
+        with replacing(path) as tmp, open(tmp, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(FACE_ROW_HEADER)
             w.writerows(self.rows)

@@ -125,21 +125,24 @@ class FacePanel(QWidget):
 
 
 class Timeline(QWidget):
-    """The main face's emotion probabilities over the last ``span_s`` seconds, one line per emotion."""
+    """One face's emotion probabilities over the last ``span_s`` seconds, one line per emotion, with a legend."""
 
     def __init__(self, span_s: float = 30.0, parent=None):
         super().__init__(parent)
         self.span_s = span_s
         self.points: deque[tuple[float, np.ndarray]] = deque(maxlen=3000)
-        self.setMinimumHeight(110)
+        self.who = ""  # "face #3": whose curves these are
+        self.setMinimumHeight(130)
 
     def clear(self) -> None:
         self.points.clear()
+        self.who = ""
         self.update()
 
-    def add(self, t: float, probs: np.ndarray) -> None:
+    def add(self, t: float, probs: np.ndarray, who: str = "") -> None:
         if self.points and t < self.points[-1][0]:
             self.points.clear()  # the source restarted
+        self.who = who
         self.points.append((t, np.asarray(probs, np.float32)))
         while self.points and self.points[0][0] < t - self.span_s:
             self.points.popleft()
@@ -148,14 +151,35 @@ class Timeline(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        r = self.rect().adjusted(4, 4, -4, -16)
+        fm = p.fontMetrics()
+        line = fm.height()
+        left = fm.horizontalAdvance("100%") + 6
+        # The legend flows over as many lines as the width needs; the plot takes the rest.
+        width = self.width() - left - 6
+        items, lines, x = [], 1, 0
+        for name in EMOTIONS:
+            w = 13 + fm.horizontalAdvance(name) + 10
+            if x and x + w > width:
+                lines, x = lines + 1, 0
+            items.append((name, x, lines - 1))
+            x += w
+        r = self.rect().adjusted(left, 4, -6, -((1 + lines) * line + 6))
         p.fillRect(self.rect(), QColor(32, 32, 32))
-        p.setPen(QColor(70, 70, 70))
-        for frac in (0.0, 0.5, 1.0):
+        for frac, text in ((0.0, "0%"), (0.5, "50%"), (1.0, "100%")):
             y = r.bottom() - frac * r.height()
+            p.setPen(QColor(70, 70, 70))
             p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
-        p.setPen(QColor(180, 180, 180))
-        p.drawText(r.left(), self.height() - 3, f"last {self.span_s:.0f} s of the main face")
+            p.setPen(QColor(160, 160, 160))
+            p.drawText(2, int(y + fm.ascent() / 2 - 1), text)
+        axis_y = r.bottom() + line
+        p.drawText(r.left(), axis_y, f"−{self.span_s:.0f} s")
+        now = f"now{': ' + self.who if self.who else ''}"
+        p.drawText(r.right() - fm.horizontalAdvance(now), axis_y, now)
+        for name, x, row in items:  # each emotion's colour, as in the bars
+            y = axis_y + (row + 1) * line
+            p.fillRect(r.left() + x, y - fm.ascent() // 2 - 2, 10, 4, qcolour(name))
+            p.setPen(QColor(200, 200, 200))
+            p.drawText(r.left() + x + 13, y, name)
         if len(self.points) >= 2:
             t_end = self.points[-1][0]
             for k, name in enumerate(EMOTIONS):
@@ -165,4 +189,7 @@ class Timeline(QWidget):
                 pts = [QPointF(r.right() - (t_end - t) / self.span_s * r.width(), r.bottom() - float(pr[k]) * r.height())
                        for t, pr in self.points]
                 p.drawPolyline(pts)
+        elif not self.points:
+            p.setPen(QColor(150, 150, 150))
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "No face followed yet (photos have no timeline)")
         p.end()

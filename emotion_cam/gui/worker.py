@@ -13,16 +13,18 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from emotion_cam.capture import Player, Source, SourceError, probe_cameras
+from emotion_cam.card import ModelCard
 from emotion_cam.draw import Annotator
 from emotion_cam.imageio import ImageError, read_image
 from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import Face
-from emotion_cam.capture import Source, SourceError, probe_cameras
 
 
 class Problem(enum.Enum):
@@ -30,6 +32,15 @@ class Problem(enum.Enum):
 
     SOURCE = "source"  # a camera or video that cannot be opened or read
     IMAGE = "image"  # a photo that cannot be opened or processed
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the window may know of the worker's model: plain data, copied before the worker's thread starts."""
+
+    path: Path
+    card: ModelCard
+    mirror_default: bool  # the card's choice of mirror averaging, until the user chooses
 
 
 @dataclass
@@ -41,12 +52,13 @@ class FrameMessage:
     t: float = 0.0  # seconds since the source started
     still: bool = False
     source: str = ""
-    frame_index: int = 0  # frames read from the source since it (re)started
+    frame_index: int = 0  # the frame's number in the source (1 = its first), skipped frames counted
+    loop: int = 1  # the times a video file has been played: frame_index and t restart with each
 
 
 class FrameWorker(QObject):
     frame_ready = Signal(object)  # FrameMessage
-    status = Signal(str)  # transient information for the status bar
+    status = Signal(str, int)  # transient information for the status bar, and for how many ms
     problem = Signal(object, str)  # (Problem, text): something the user must see
     cameras_found = Signal(list)  # camera indices that open
     source_opened = Signal(object)  # the Source that opened: only such a camera is remembered
@@ -55,32 +67,33 @@ class FrameWorker(QObject):
     RETRY_S = 1.0
 
     def __init__(self, pipeline: Pipeline):
+        """``pipeline`` becomes the worker's: after ``moveToThread`` only the worker's thread uses it."""
         super().__init__()
         self.pipeline = pipeline
+        self.model_info = ModelInfo(pipeline.classifier.path, pipeline.classifier.card, pipeline.classifier.mirror)
         self.annotator = Annotator()
         self.mirror = False
         self.paused = False
         self._cap: cv2.VideoCapture | None = None
+        self._player: Player | None = None
         self._source: Source | None = None
         self._timer: QTimer | None = None
         self._in_flight = threading.Event()
         self.stopping = threading.Event()  # set from the GUI thread on close: skip any further work
-        self._t0 = 0.0
-        self._video_fps = 0.0
-        self._frames = 0
         self._frames_read = 0  # since the source opened: a file that gives none is reported, not looped
+        self._pass = 1  # the times a video file has been played since it opened (the export's `pass` column)
         self._fps = 0.0
         self._done: deque[float] = deque()  # times of the frames processed in the last second
         self._retry_at = 0.0
         self._still: np.ndarray | None = None
         self._still_name = ""
 
-    # -- called from the GUI thread (thread-safe flags) --------------------------------------------
+    # -- slots, run in the worker thread ----------------------------------------------------------
+    @Slot()
     def frame_shown(self) -> None:
         """The GUI has painted the last message; the next one may be sent."""
         self._in_flight.clear()
 
-    # -- slots, run in the worker thread ----------------------------------------------------------
     @Slot()
     def setup(self) -> None:
         self._timer = QTimer(self)
@@ -102,14 +115,13 @@ class FrameWorker(QObject):
                 self._source = None
                 if self._timer is not None:
                     self._timer.stop()
-            self.problem.emit(Problem.SOURCE, f"{exc}\n\nUse File → Open image or File → Open video instead.")
+            advice = "Open it with File → Open image." if exc.photo else "Use File → Open image or File → Open video instead."
+            self.problem.emit(Problem.SOURCE, f"{exc}\n\n{advice}")
             return
-        self._video_fps = self._cap.get(cv2.CAP_PROP_FPS) if not source.is_camera else 0.0
-        self._t0 = time.monotonic()
-        self._frames = 0
+        self._player = Player(self._cap, source.is_camera)
         self._frames_read = 0
+        self._pass = 1
         self.source_opened.emit(source)
-        self.status.emit(f"Live: {source.label}")
         if self._timer is not None:
             self._timer.start()
 
@@ -147,11 +159,14 @@ class FrameWorker(QObject):
         if self._cap is None:
             self.open_source(self._source)
         elif self._timer is not None:
+            self._player.resync()
             self._timer.start()
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
+        if not paused and self._player is not None:
+            self._player.resync()
 
     @Slot(bool)
     def set_mirror(self, on: bool) -> None:
@@ -166,6 +181,11 @@ class FrameWorker(QObject):
     @Slot(int, int)
     def set_view_size(self, width: int, height: int) -> None:
         self.annotator.view_size = (width, height)  # from the next frame on (a photo is not re-processed for it)
+
+    @Slot(bool)
+    def set_bars(self, on: bool) -> None:
+        self.annotator.bars = on  # off: the label alone on the face, the bars in the panel
+        self.refresh_still()
 
     @Slot(bool)
     def set_mirror_average(self, on: bool) -> None:
@@ -191,6 +211,7 @@ class FrameWorker(QObject):
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+            self._player = None
 
     def _process_still(self) -> None:
         # A photo is shown as taken: Mirror is for the live view, where it makes the preview act like a mirror.
@@ -212,24 +233,13 @@ class FrameWorker(QObject):
         if self.paused:
             time.sleep(0.02)  # keep the thread responsive without spinning
             return
-        is_file = self._video_fps > 0
-        if is_file:
-            # Keep to real time: skip frames when behind, wait when ahead.
-            due = int((time.monotonic() - self._t0) * self._video_fps)
-            if self._frames > due:
-                time.sleep(min((self._frames - due) / self._video_fps, 0.05))
-                return
-            while self._frames < due - 1:
-                if not self._cap.grab():
-                    break
-                self._frames += 1
-        ok, frame = self._cap.read()
-        if not ok or frame is None:
-            self._end_of_stream(is_file)
+        self._player.wait()
+        got = self._player.read()
+        if got is None:
+            self._end_of_stream()
             return
-        self._frames += 1
         self._frames_read += 1
-        t = self._frames / self._video_fps if is_file else time.monotonic() - self._t0
+        frame, t = got.image, got.t
         if self.mirror:
             frame = cv2.flip(frame, 1)
         result = self.pipeline.process_frame(frame, t)
@@ -243,9 +253,10 @@ class FrameWorker(QObject):
         annotated = self.annotator.draw(frame, result.faces, copy=False)
         self._in_flight.set()
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, t, False, str(self._source),
-                                           self._frames))
+                                           got.index + 1, self._pass))
 
-    def _end_of_stream(self, is_file: bool) -> None:
+    def _end_of_stream(self) -> None:
+        is_file = not self._source.is_camera
         if is_file and self._frames_read == 0:  # looping would spin on a file that gives no frame at all
             self._release()
             self._source = None
@@ -255,21 +266,26 @@ class FrameWorker(QObject):
                               "Use File → Open video to pick another file, or File → Open image for a photo.")
             return
         if is_file:
-            self.status.emit("End of video: playing it again from the start")
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            player = self._player
+            if player.ended_early():
+                self.status.emit(f"{Path(self._source.path).name} ended at frame {player.index} of {player.length}: the file "
+                                 "is truncated or damaged. Playing what it holds again.", 8000)
+            else:
+                self.status.emit("End of video: playing it again from the start", 2500)
+            player.restart()
             self.pipeline.reset()
-            self._t0 = time.monotonic()
-            self._frames = 0
+            self._pass += 1
             return
         self._release()
-        self.status.emit(f"{self._source.label.capitalize()} stopped sending frames: retrying every second…")
+        self.status.emit(f"{self._source.label.capitalize()} stopped sending frames: retrying every second…", 0)
         self._retry_at = time.monotonic() + self.RETRY_S
 
     def _reopen(self) -> None:
         self._retry_at = time.monotonic() + self.RETRY_S
         try:
             self._cap = self._source.open()
+            self._player = Player(self._cap, self._source.is_camera)
             self.pipeline.reset()
-            self.status.emit(f"{self._source.label.capitalize()} is back")
+            self.status.emit(f"{self._source.label.capitalize()} is back", 3000)
         except SourceError:
             self._cap = None
