@@ -36,6 +36,9 @@ class Annotator:
     bars: bool = True
     landmarks: bool = False
     ids: bool = True
+    # More faces than this: titles only. Seven-bar cards for a crowd would hide the scene (and faces the
+    # detector has not found yet); the panel and the CLI list every face's bars under its number.
+    cards_up_to: int = 4
     # (width, height) the frame is shown at, if known (the app's view): text is then sized for the screen,
     # so a 1080p frame shrunk into a window still has readable labels.
     view_size: tuple[int, int] | None = None
@@ -89,7 +92,8 @@ class Annotator:
         # face's number (the panel and the CLI list its label and bars under the same number), inside
         # its own box if nowhere else is free.
         spots = [(x2 + pad, y1), (x1 - pad - full_w, y1), (x1, y2 + pad), (x1, y1 - pad - full_h)]
-        rect = self._first_free(spots, full_w, full_h, w, h, boxes, placed)
+        crowd = len(boxes) > self.cards_up_to
+        rect = None if crowd else self._first_free(spots, full_w, full_h, w, h, boxes, placed)
         bars = self.bars
         if rect is None:
             bars = False

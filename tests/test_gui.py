@@ -233,7 +233,7 @@ def test_timeline_follows_one_track_and_clears_for_a_photo(live, qtbot, faces_di
 
 
 def test_photo_faces_are_numbered_like_the_panel_and_bars_can_leave_the_faces(live, qtbot, faces_dir):
-    live.open_image(str(faces_dir / "2008_002470.jpg"))
+    live.open_image(str(faces_dir / "Tom_Cruise_avp_2014_4.jpg"))
     qtbot.waitUntil(lambda: live.last_message is not None and live.last_message.still, timeout=60_000)
     first = live.last_message
     assert [f.track_id for f in first.faces] == list(range(1, len(first.faces) + 1))

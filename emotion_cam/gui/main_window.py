@@ -153,8 +153,9 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1200, 760)
+        else:  # the first start: 1200x760, or less on a small screen, so the status bar is in view
+            free = self.screen().availableGeometry()
+            self.resize(min(1200, int(free.width() * 0.95)), min(760, int(free.height() * 0.92)))
         self.mirror_action.setChecked(self.settings.value("mirror", False, type=bool))
         self.landmarks_action.setChecked(self.settings.value("landmarks", False, type=bool))
         self.bars_action.blockSignals(True)
@@ -342,7 +343,8 @@ class MainWindow(QMainWindow):
         if not self.session:
             self.statusBar().showMessage("No live frames with faces recorded yet", 3000)
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export session", "emotioncam_session.csv", "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export shown faces", str(Path(self.settings.value("last_dir", "")) /
+                                              "emotioncam_session.csv"), "CSV (*.csv)")
         if path:
             self.export_session(path)
 
