@@ -1,7 +1,6 @@
 """Start the desktop app: build the pipeline (clear dialog if a model is missing), open the window and the source."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import threading
@@ -12,17 +11,17 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from emotion_cam.capture import Source
 from emotion_cam.classify import ModelError
 from emotion_cam.model_files import ModelFileError
-from emotion_cam.pipeline import Pipeline, PipelineConfig
+from emotion_cam.gui.worker import FrameWorker
 
 
-def create_window(source=None, image: str | None = None, settings: QSettings | None = None, config: PipelineConfig | None = None):
-    """The main window with its worker running and the first source requested (used by the app and the tests)."""
+def create_window(source=None, image: str | None = None, settings: QSettings | None = None, config=None):
+    """The main window with its worker running and the first source requested (used by the app and the tests).
+    ``config``: a ``PipelineConfig`` for the worker's pipeline (default: the worker's)."""
     from emotion_cam.gui.main_window import MainWindow
 
     settings = settings or QSettings("EmotionCam", "EmotionCam")
-    config = config or PipelineConfig(background_detection=True)  # frames never wait for a detection pass
-    config = dataclasses.replace(config, landmark_points=68 if settings.value("landmarks", False, type=bool) else 5)
-    window = MainWindow(Pipeline(config), settings)
+    worker = FrameWorker(config, landmark_points=68 if settings.value("landmarks", False, type=bool) else 5)
+    window = MainWindow(settings, worker)
     if image:
         window.current_source = Source.parse(source if source is not None else settings.value("camera", 0, type=int))
         window.open_image(image)

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSc
 from emotion_cam.capture import Source
 from emotion_cam.imageio import SUPPORTED_SUFFIXES
 from emotion_cam.outputs import OutputError, write_image
-from emotion_cam.pipeline import Pipeline
 from emotion_cam.results import main_face
 from emotion_cam.gui.model_card import ModelCardDialog
 from emotion_cam.gui.session import SessionRecorder
@@ -40,8 +39,9 @@ class MainWindow(QMainWindow):
     request_cameras = Signal()
     request_stop = Signal()
 
-    def __init__(self, pipeline: Pipeline, settings: QSettings | None = None):
-        """``pipeline`` is handed to the worker; the window keeps only plain data about it (``model``)."""
+    def __init__(self, settings: QSettings | None = None, worker: FrameWorker | None = None):
+        """``worker`` (with its pipeline) is moved to the worker thread; the window keeps only plain data about
+        its model (``model``)."""
         super().__init__()
         self.setWindowTitle("EmotionCam")
         self.settings = settings or QSettings("EmotionCam", "EmotionCam")
@@ -80,7 +80,7 @@ class MainWindow(QMainWindow):
 
         self.thread = QThread(self)
         self.thread.setObjectName("emotion-cam-worker")
-        self.worker = FrameWorker(pipeline)
+        self.worker = worker or FrameWorker()
         self.model = self.worker.model_info  # plain, frozen data: the About dialog and the card's defaults
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.setup)

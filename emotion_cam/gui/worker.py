@@ -8,6 +8,7 @@ still processed (tracking stays current) but not sent, so nothing queues up.
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import threading
 import time
@@ -23,7 +24,7 @@ from emotion_cam.capture import Player, Source, SourceError, probe_cameras
 from emotion_cam.card import ModelCard
 from emotion_cam.draw import Annotator
 from emotion_cam.imageio import ImageError, read_image
-from emotion_cam.pipeline import Pipeline
+from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import Face
 
 
@@ -66,10 +67,13 @@ class FrameWorker(QObject):
 
     RETRY_S = 1.0
 
-    def __init__(self, pipeline: Pipeline):
-        """``pipeline`` becomes the worker's: after ``moveToThread`` only the worker's thread uses it."""
+    def __init__(self, config: PipelineConfig | None = None, landmark_points: int = 5):
+        """Builds the worker's own pipeline (here, so that a missing model is an error before the window opens);
+        after ``moveToThread`` only the worker's thread uses it. The default: detection in the background, so
+        frames never wait for a detection pass."""
         super().__init__()
-        self.pipeline = pipeline
+        config = dataclasses.replace(config or PipelineConfig(background_detection=True), landmark_points=landmark_points)
+        self.pipeline = pipeline = Pipeline(config)
         self.model_info = ModelInfo(pipeline.classifier.path, pipeline.classifier.card, pipeline.classifier.mirror)
         self.annotator = Annotator()
         self.mirror = False
