@@ -161,7 +161,9 @@ class Player:
         """The next frame by the policy, or None at the end of the stream (or a read that failed)."""
         skipped = 0
         if self.realtime:
-            while self.index < self.due and self.cap.grab():  # too late for these: on to the one due now
+            # More than a frame late: on to the frame due now (one frame of slack, so that a single slow frame
+            # costs no skip).
+            while self.index < self.due - 1 and self.cap.grab():
                 self.index += 1
                 skipped += 1
         ok, image = self.cap.read()
