@@ -247,7 +247,10 @@ class MainWindow(QMainWindow):
         faces = f"{len(msg.faces)} face" + ("" if len(msg.faces) == 1 else "s")
         self.fps_label.setText(f"{rate}{faces} · {total:.0f} ms")
         self.fps_label.setToolTip(f"Time per stage for the last frame: {stages}" if stages else "")
-        if not msg.still:
+        if msg.still:  # live frames sent before the photo was asked for may have added to it since open_image
+            self.timeline.clear()
+            self.followed = None
+        else:
             self._follow(msg)
             self.session.record(msg)
 
