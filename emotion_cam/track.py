@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from emotion_cam.boxes import greedy_match, iou_matrix
+from emotion_cam.boxes import cover_matrix, greedy_match, iou_matrix
 from emotion_cam.detect import Detections
 
 
@@ -133,7 +133,8 @@ class Tracker:
                 track.take(dets, c, t)
                 self.tracks.append(track)
                 self._next_id += 1
-        return [tr for tr in missed if tr not in stale]
+        self._merge_duplicates()
+        return [tr for tr in missed if tr not in stale and tr in self.tracks]
 
     def oldest_unconfirmed(self, t: float, older_than_s: float) -> list[Track]:
         """The track confirmed longest ago, if that is more than ``older_than_s`` before ``t`` (else none)."""
@@ -147,6 +148,28 @@ class Tracker:
             if len(dets):
                 tr.take(dets, 0, t)
         self.drop([tr for tr, dets in zip(tracks, looks) if not len(dets)])
+        self._merge_duplicates()
+
+    DUPLICATE_COVER = 0.6  # two boxes sharing this much of the smaller one are one face
+
+    def _merge_duplicates(self) -> None:
+        """One track per face. Two arise when a face's box changes size faster than IoU matching allows (a new
+        track starts on it) or when a close look at a missed track finds the face another track holds. The
+        older ID stays, with the more recently confirmed box."""
+        if len(self.tracks) < 2:
+            return
+        boxes = np.array([tr.box for tr in self.tracks], np.float32)
+        cover = np.triu(cover_matrix(boxes, boxes), k=1)
+        gone: set[int] = set()
+        for i, j in zip(*np.nonzero(cover > self.DUPLICATE_COVER)):
+            if i in gone or j in gone:
+                continue
+            a, b = self.tracks[i], self.tracks[j]
+            keep, lose = (a, b) if a.track_id < b.track_id else (b, a)
+            if lose.last_confirmed > keep.last_confirmed:
+                keep.box, keep.score, keep.landmarks, keep.last_confirmed = lose.box, lose.score, lose.landmarks, lose.last_confirmed
+            gone.add(j if lose is b else i)
+        self.tracks = [tr for k, tr in enumerate(self.tracks) if k not in gone]
 
     def follow(self, prev: np.ndarray, gray: np.ndarray) -> bool:
         """Move and scale each box with the optical flow of its face; True if the flow lost a face.

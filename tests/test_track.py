@@ -100,3 +100,21 @@ def test_move_boxes_reports_a_box_the_flow_cannot_follow():
     moved = move_boxes(flat, flat, [np.array([100, 80, 160, 160], np.float32)])
     assert len(moved) == 1  # a flat region: either found in place or reported lost, never moved off
     assert moved[0] is None or np.allclose(moved[0], [100, 80, 160, 160], atol=1.0)
+
+
+def test_one_face_never_keeps_two_tracks():
+    tr = Tracker()
+    tr.update(dets([100, 100, 200, 200]), 0.0)
+    old = tr.tracks[0]
+    # The face's box shrinks to a tight one inside the old: IoU 0.25 is no match, but it is the same face.
+    tr.update(dets([125, 125, 175, 175]), 0.2)
+    assert [t.track_id for t in tr.tracks] == [old.track_id] and tr.tracks[0].box.tolist() == [125, 125, 175, 175]
+    # A close look at a missed track that finds the face another track already holds: one track stays.
+    tr.update(dets([400, 100, 460, 160]), 0.4)
+    other = next(t for t in tr.tracks if t.track_id != old.track_id)
+    tr.settle([old], [dets([402, 101, 461, 161])], 0.6)
+    assert len(tr.tracks) == 1 and tr.tracks[0].track_id == min(old.track_id, other.track_id)
+    assert tr.tracks[0].box.tolist() == [402, 101, 461, 161]  # the freshest box
+    # Two faces side by side, boxes touching, stay two.
+    tr.update(dets([402, 101, 461, 161], [455, 101, 515, 161]), 0.8)
+    assert len(tr.tracks) == 2
