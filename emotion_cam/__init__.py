@@ -12,4 +12,21 @@ from emotion_cam.quiet import default_ffmpeg_level  # noqa: E402
 default_ffmpeg_level()
 
 __version__ = "0.1.0"
-__all__ = ["EMOTIONS", "__version__"]
+__all__ = ["EMOTIONS", "Analyzer", "Face", "FrameResult", "analyze", "analyze_video", "to_dataframe", "to_rows",
+           "__version__"]
+
+# The API is imported on first use, so that `import emotion_cam` stays light (no OpenCV, Qt or LiteRT yet).
+_LAZY = {"Analyzer": "api", "analyze": "api", "analyze_video": "api",
+         "Face": "results", "FrameResult": "results", "to_rows": "results", "to_dataframe": "results"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"emotion_cam.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'emotion_cam' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -50,6 +50,13 @@ def _config(args: argparse.Namespace):
                           model_path=args.model, mirror_average=args.mirror_average)
 
 
+def _analyzer(args: argparse.Namespace):
+    """The same public ``Analyzer`` a Python user builds."""
+    from emotion_cam.api import Analyzer
+
+    return Analyzer(config=_config(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="emotion-cam", description="Recognise facial emotions live from a webcam or in images.",
                                 epilog=EPILOG_APP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -110,28 +117,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from emotion_cam.draw import Annotator
-    from emotion_cam.imageio import ImageError, read_image
+    from emotion_cam.imageio import ImageError
     from emotion_cam.outputs import OutputError, check_outputs, make_folder, write_image, write_stdout
-    from emotion_cam.pipeline import Pipeline
 
     targets = {}
     if args.annotate:
         outdir = make_folder(args.annotate)
         targets = annotated_names(args.images, outdir)
         check_outputs(targets.values(), inputs=args.images, force=args.force)
-    pipeline = Pipeline(_config(args))
+    analyzer = _analyzer(args)
     annotator = Annotator(landmarks=args.landmarks == 68)
     failed = 0
     results = []
     for i, name in enumerate(args.images):
         try:
-            image = read_image(name)
+            result = analyzer.analyze_image(name)
         except ImageError as exc:
             failed += 1
             print(f"error: {exc}", file=sys.stderr)
             results.append({"image": name, "error": exc.reason})
             continue
-        result = pipeline.process_image(image)
+        image = result.image
         entry = {"image": name, "width": image.shape[1], "height": image.shape[0], "faces": [f.to_dict() for f in result.faces]}
         if targets:
             try:
@@ -179,7 +185,6 @@ def _terminated(signum, frame) -> None:
 
 def cmd_video(args: argparse.Namespace) -> int:
     from emotion_cam.outputs import check_outputs
-    from emotion_cam.pipeline import Pipeline
     from emotion_cam.video import Terminated, process_video
 
     if not args.out and not args.csv:
@@ -189,7 +194,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     # SIGTERM (a service manager, `kill`) ends the run like Ctrl+C: the MP4 and CSV so far are closed properly.
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        n = process_video(Pipeline(_config(args)), args.source, args.out, args.csv, args.frames)
+        n = process_video(_analyzer(args), args.source, args.out, args.csv, args.frames)
     except (KeyboardInterrupt, Terminated) as exc:
         n = getattr(exc, "frames_saved", 0)
         what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"

@@ -75,6 +75,11 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)  # per pipeline stage
     frame_index: int = 0
     timestamp: float = 0.0  # seconds (video time or monotonic clock)
+    image: np.ndarray | None = None  # the frame itself, from ``analyze_video`` (to draw on, to save)
+
+    def to_rows(self, source: str = "", loop: int = 1) -> list[dict]:
+        """One dict per face in the CSV's columns (``FACE_ROW_HEADER``), with numbers as numbers."""
+        return face_records(self.timestamp, self.frame_index, source, self.faces, loop)
 
 
 # One row per face per frame, shared by `emotion-cam video --csv` and the app's File → Export shown faces.
@@ -86,3 +91,27 @@ FACE_ROW_HEADER = ["time_s", "frame", "source", "face_id", "x1", "y1", "x2", "y2
 def face_rows(t: float, frame_index: int, source: str, faces: list[Face], loop: int = 1) -> list[list]:
     return [[f"{t:.3f}", frame_index, source, f.track_id, *(f"{v:.1f}" for v in f.box), f.label, int(f.uncertain),
              *(f"{p:.4f}" for p in f.probs), loop] for f in faces]
+
+
+def face_records(t: float | None, frame_index: int | None, source: str, faces: list[Face], loop: int = 1) -> list[dict]:
+    """The CSV's rows as dicts of typed values (what ``to_rows`` and ``to_dataframe`` give)."""
+    return [{"time_s": t, "frame": frame_index, "source": source, "face_id": f.track_id,
+             **{k: float(v) for k, v in zip(("x1", "y1", "x2", "y2"), f.box)}, "label": f.label, "uncertain": bool(f.uncertain),
+             **{name: float(p) for name, p in zip(EMOTIONS, f.probs)}, "pass": loop} for f in faces]
+
+
+def to_rows(results, source: str = "") -> list[dict]:
+    """Rows for many results: the frames of ``analyze_video`` (iterated here), or the faces of one photo
+    (``analyze``: time and frame are None). Keys are the CSV's columns."""
+    if isinstance(results, list) and all(isinstance(f, Face) for f in results):
+        return face_records(None, None, source, results)
+    return [row for r in results for row in r.to_rows(source)]
+
+
+def to_dataframe(results, source: str = ""):
+    """``to_rows`` as a pandas DataFrame (pandas is optional: ``pip install pandas``)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("to_dataframe needs pandas, which EmotionCam does not install: pip install pandas") from None
+    return pd.DataFrame(to_rows(results, source), columns=FACE_ROW_HEADER)

@@ -11,14 +11,14 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from emotion_cam.capture import Source, SourceError, frames
+from emotion_cam.capture import Source, SourceError
 from emotion_cam.draw import Annotator
 from emotion_cam.outputs import OutputError, replacing
-from emotion_cam.pipeline import Pipeline
+from emotion_cam.api import Analyzer
 from emotion_cam.results import FACE_ROW_HEADER, face_rows
 
 
-def process_video(pipeline: Pipeline, source: Source | str | int, out: str | os.PathLike | None = None,
+def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.PathLike | None = None,
                   csv_path: str | os.PathLike | None = None, limit: int | None = None, progress: bool = True) -> int:
     """Run the live pipeline over a whole video; returns the number of frames processed.
 
@@ -27,16 +27,13 @@ def process_video(pipeline: Pipeline, source: Source | str | int, out: str | os.
     before the frame count in its header, raises ``SourceError`` after that.
     """
     source = Source.parse(source)
-    cap = source.open()
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if not source.is_camera else 0
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    stream = analyzer.analyze_video(source, limit)
+    total, fps = stream.player.length, stream.player.fps or 30.0
     annotator = Annotator()
-    pipeline.reset()
     n = 0
     expected = total if limit is None else min(total, limit)
     with ExitStack() as stack:
-        stack.callback(cap.release)
-        stream = frames(cap, limit, is_camera=source.is_camera)
+        stack.callback(stream.close)
         first = next(stream, None)  # before any output is opened: a file with no frame leaves nothing behind
         if first is None:
             raise SourceError(f"{source}: no frame could be read (not a video, or a damaged one)")
@@ -51,12 +48,11 @@ def process_video(pipeline: Pipeline, source: Source | str | int, out: str | os.
         bar = stack.enter_context(tqdm(total=expected or None, unit="frame", disable=not progress, file=sys.stderr,
                                        mininterval=0.5))
         try:
-            for t, frame in itertools.chain([first], stream):
-                result = pipeline.process_frame(frame, t)
+            for result in itertools.chain([first], stream):
                 if rows:
                     rows.writerows(face_rows(result.timestamp, result.frame_index, str(source), result.faces))
                 if video:
-                    video.write(annotator.draw(frame, result.faces))
+                    video.write(annotator.draw(result.image, result.faces, copy=False))
                 n += 1
                 bar.update()
         except (KeyboardInterrupt, Terminated) as exc:

@@ -152,10 +152,10 @@ def test_snapshot_export_and_settings(live, qtbot, tmp_path, settings):
     assert settings.value("mirror", type=bool) is True
     # A: mirror averaging follows the model card until the user chooses, then the choice is kept.
     assert settings.value("mirror_average") is None
-    card_choice = live.worker.pipeline.classifier.mirror
+    card_choice = live.worker.analyzer.mirror_average
     qtbot.keyClick(live, "a")
     assert settings.value("mirror_average", type=bool) is (not card_choice)
-    qtbot.waitUntil(lambda: live.worker.pipeline.classifier.mirror is (not card_choice), timeout=5_000)
+    qtbot.waitUntil(lambda: live.worker.analyzer.mirror_average is (not card_choice), timeout=5_000)
 
 
 def test_qt_calls_keep_none_alive(qtbot):

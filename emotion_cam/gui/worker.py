@@ -24,7 +24,8 @@ from emotion_cam.capture import Player, Source, SourceError, probe_cameras
 from emotion_cam.card import ModelCard
 from emotion_cam.draw import Annotator
 from emotion_cam.imageio import ImageError, read_image
-from emotion_cam.pipeline import Pipeline, PipelineConfig
+from emotion_cam.api import Analyzer
+from emotion_cam.pipeline import PipelineConfig
 from emotion_cam.results import Face
 
 
@@ -73,8 +74,9 @@ class FrameWorker(QObject):
         frames never wait for a detection pass."""
         super().__init__()
         config = dataclasses.replace(config or PipelineConfig(background_detection=True), landmark_points=landmark_points)
-        self.pipeline = pipeline = Pipeline(config)
-        self.model_info = ModelInfo(pipeline.classifier.path, pipeline.classifier.card, pipeline.classifier.mirror)
+        self.analyzer = analyzer = Analyzer(config=config)
+        classifier = analyzer.pipeline.classifier
+        self.model_info = ModelInfo(classifier.path, classifier.card, classifier.mirror)
         self.annotator = Annotator()
         self.mirror = False
         self.paused = False
@@ -109,7 +111,7 @@ class FrameWorker(QObject):
         """Start live processing from a camera or video file (a ``Source``, or an index or path to parse)."""
         self._release()
         self._still = None
-        self.pipeline.reset()
+        self.analyzer.reset()
         self._source = source = Source.parse(source)
         try:
             self._cap = source.open()
@@ -178,7 +180,7 @@ class FrameWorker(QObject):
 
     @Slot(int)
     def set_landmarks(self, points: int) -> None:
-        self.pipeline.set_landmark_points(points)
+        self.analyzer.set_landmarks(points)
         self.annotator.landmarks = points == 68
         self.refresh_still()
 
@@ -193,7 +195,7 @@ class FrameWorker(QObject):
 
     @Slot(bool)
     def set_mirror_average(self, on: bool) -> None:
-        self.pipeline.classifier.mirror = on
+        self.analyzer.mirror_average = on
         self.refresh_still()
 
     @Slot()
@@ -220,7 +222,7 @@ class FrameWorker(QObject):
     def _process_still(self) -> None:
         # A photo is shown as taken: Mirror is for the live view, where it makes the preview act like a mirror.
         image = self._still
-        result = self.pipeline.process_image(image)
+        result = self.analyzer.analyze_image(image)
         annotated = self.annotator.draw(image, result.faces)
         self._in_flight.set()
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, 0.0, 0.0, True, self._still_name))
@@ -246,7 +248,7 @@ class FrameWorker(QObject):
         frame, t = got.image, got.t
         if self.mirror:
             frame = cv2.flip(frame, 1)
-        result = self.pipeline.process_frame(frame, t)
+        result = self.analyzer.track(frame, t)
         now = time.monotonic()
         self._done.append(now)
         while self._done and self._done[0] < now - 1.0:
@@ -277,7 +279,7 @@ class FrameWorker(QObject):
             else:
                 self.status.emit("End of video: playing it again from the start", 2500)
             player.restart()
-            self.pipeline.reset()
+            self.analyzer.reset()
             self._pass += 1
             return
         self._release()
@@ -289,7 +291,7 @@ class FrameWorker(QObject):
         try:
             self._cap = self._source.open()
             self._player = Player(self._cap, self._source.is_camera)
-            self.pipeline.reset()
+            self.analyzer.reset()
             self.status.emit(f"{self._source.label.capitalize()} is back", 3000)
         except SourceError:
             self._cap = None

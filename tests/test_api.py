@@ -1,0 +1,90 @@
+"""The public API (emotion_cam.analyze, analyze_video, Analyzer, to_rows): the same answers as the CLI."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+import emotion_cam
+from conftest import ROOT, cli
+
+
+def test_analyze_a_path_or_an_array_gives_what_predict_prints(faces_dir):
+    photo = faces_dir / "2008_002470.jpg"
+    run = cli("predict", str(photo), "--json")
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout)[0]["faces"]
+    for given in (str(photo), cv2.imread(str(photo))):
+        faces = emotion_cam.analyze(given)
+        assert [f.to_dict() for f in faces] == printed
+    grey = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2GRAY)
+    assert len(emotion_cam.analyze(grey)) == len(printed)
+    with pytest.raises(ValueError, match="shape"):
+        emotion_cam.analyze(np.zeros((4, 4, 2), np.uint8))
+
+
+def test_analyze_video_gives_the_rows_video_writes(videos_dir, tmp_path):
+    source = str(videos_dir / "test.mp4")
+    run = cli("video", source, "--csv", str(tmp_path / "faces.csv"), "--frames", "40")
+    assert run.returncode == 0, run.stderr
+    written = list(csv.DictReader((tmp_path / "faces.csv").open()))
+    rows = emotion_cam.to_rows(emotion_cam.analyze_video(source, limit=40), source=source)
+    assert len(rows) == len(written) > 30
+    for mine, theirs in zip(rows, written):
+        assert mine.keys() == theirs.keys()
+        assert (mine["frame"], mine["face_id"], mine["label"]) == (int(theirs["frame"]), int(theirs["face_id"]), theirs["label"])
+        assert mine["happy"] == pytest.approx(float(theirs["happy"]), abs=1e-4)
+
+
+def test_a_video_iterator_closes_its_capture(videos_dir):
+    analyzer = emotion_cam.Analyzer()
+    frames = analyzer.analyze_video(videos_dir / "test.mp4")
+    for i, frame in enumerate(frames):
+        assert frame.image is not None and frame.image.ndim == 3
+        if i == 4:
+            break
+    assert not frames.closed
+    frames.close()
+    assert frames.closed
+    with analyzer.analyze_video(videos_dir / "test.mp4") as frames:
+        next(frames)
+    assert frames.closed
+    assert len(list(analyzer.analyze_video(videos_dir / "test.mp4", limit=7))) == 7
+
+
+def test_to_dataframe_or_a_clear_message_without_pandas(faces_dir):
+    faces = emotion_cam.analyze(faces_dir / "Tom_Cruise_avp_2014_4.jpg")
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install pandas"):
+            emotion_cam.to_dataframe(faces)
+        return
+    table = emotion_cam.to_dataframe(faces)
+    assert list(table.columns)[:4] == ["time_s", "frame", "source", "face_id"] and len(table) == len(faces)
+
+
+def test_importing_emotion_cam_stays_light_and_explains_itself():
+    code = ("import sys, emotion_cam; heavy = [m for m in ('cv2', 'PySide6', 'tensorflow', 'ai_edge_litert') if m in sys.modules];"
+            "print(heavy); help(emotion_cam.analyze)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "[]"
+    assert "BGR" in run.stdout and "probabilities" in run.stdout
+
+
+def test_the_readme_examples_run_as_written(faces_dir, videos_dir):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Use from Python", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        run = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert run.returncode == 0, (block, run.stderr)
+        assert "Traceback" not in run.stderr
