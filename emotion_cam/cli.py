@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -76,14 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="overwrite annotated images that already exist")
     _pipeline_options(s)
 
-    s = sub.add_parser("video", help="process a video or camera headless", formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Run the live pipeline (tracking, smoothing) over a video file or camera without a window.",
-                       epilog="example:\n  emotion-cam video clip.mp4 --out annotated.mp4 --csv faces.csv\n  emotion-cam video 0 --frames 300 --csv webcam.csv")
-    s.add_argument("source", help="video file or camera index")
+    s = sub.add_parser("video", help="process videos or a camera headless", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run the live pipeline (tracking, smoothing) over a video file or camera without a window; "
+                                   "or over many videos at once (--out-dir), on several processes.",
+                       epilog="examples:\n  emotion-cam video clip.mp4 --out annotated.mp4 --csv faces.csv\n"
+                              "  emotion-cam video 0 --frames 300 --csv webcam.csv\n"
+                              "  emotion-cam video interviews/ extra.mp4 --out-dir results/ --jobs 2\n"
+                              "    (results/NAME.csv per video; rerun it after a stop and it does only what is left)")
+    s.add_argument("sources", nargs="+", metavar="source", help="video file or camera index; with --out-dir, any number "
+                                                                  "of video files and folders of videos")
     s.add_argument("--out", help="write the annotated video here (.mp4)")
     s.add_argument("--csv", help="write one row per face per frame here")
     s.add_argument("--frames", type=int, help="stop after this many frames (needed for a camera unless you press Ctrl+C)")
-    s.add_argument("--force", action="store_true", help="overwrite --out and --csv files that already exist")
+    s.add_argument("--force", action="store_true", help="overwrite outputs that already exist (with --out-dir: redo "
+                                                        "videos whose outputs exist)")
+    s.add_argument("--out-dir", help="many videos: write NAME.csv for each into this folder")
+    s.add_argument("--mp4", action="store_true", help="with --out-dir: also write NAME_annotated.mp4 for each")
+    s.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="with --out-dir: videos processed at once, one process each (default: the number of cores)")
     _pipeline_options(s)
 
     s = sub.add_parser("eval", help="accuracy of the classifier on labelled face crops", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -187,14 +198,17 @@ def cmd_video(args: argparse.Namespace) -> int:
     from emotion_cam.outputs import check_outputs
     from emotion_cam.video import Terminated, process_video
 
+    # SIGTERM (a service manager, `kill`) ends the run like Ctrl+C: what is open is finalised or removed.
+    signal.signal(signal.SIGTERM, _terminated)
+    if args.out_dir or len(args.sources) > 1:
+        return _video_batch(args)
+    source = args.sources[0]
     if not args.out and not args.csv:
         print("note: neither --out nor --csv given; the video is processed but nothing is saved", file=sys.stderr)
-    check_outputs([args.out, args.csv], inputs=[args.source], force=args.force, regular_only=[args.out] if args.out else [])
+    check_outputs([args.out, args.csv], inputs=[source], force=args.force, regular_only=[args.out] if args.out else [])
     saved = (f"video: {args.out}" if args.out else "") + ("; " if args.out and args.csv else "") + (f"faces: {args.csv}" if args.csv else "")
-    # SIGTERM (a service manager, `kill`) ends the run like Ctrl+C: the MP4 and CSV so far are closed properly.
-    signal.signal(signal.SIGTERM, _terminated)
     try:
-        n = process_video(_analyzer(args), args.source, args.out, args.csv, args.frames)
+        n = process_video(_analyzer(args), source, args.out, args.csv, args.frames)
     except (KeyboardInterrupt, Terminated) as exc:
         n = getattr(exc, "frames_saved", 0)
         what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
@@ -202,6 +216,38 @@ def cmd_video(args: argparse.Namespace) -> int:
         return 130 if isinstance(exc, KeyboardInterrupt) else 143
     print(f"{n} frames processed" + (f"; {saved}" if saved else ""))
     return 0
+
+
+def _video_batch(args: argparse.Namespace) -> int:
+    from emotion_cam.batch import plan, run_batch
+    from emotion_cam.outputs import write_stdout
+    from emotion_cam.video import Terminated
+
+    if not args.out_dir:
+        raise ValueError("several videos: give --out-dir FOLDER (NAME.csv for each goes there)")
+    if args.out or args.csv or args.frames:
+        raise ValueError("--out, --csv and --frames are for one video; with --out-dir each video gets NAME.csv "
+                         "(and NAME_annotated.mp4 with --mp4)")
+    if any(s.isdigit() for s in args.sources):
+        raise ValueError("a camera cannot be part of a batch: run `emotion-cam video 0 --csv FILE` for it")
+    jobs = plan(args.sources, args.out_dir, mp4=args.mp4)
+    if not jobs:
+        raise ValueError(f"no video found in {' '.join(args.sources)}")
+    config = _config(args)
+    try:
+        outcomes = run_batch(jobs, max(1, args.jobs), config, force=args.force)
+    except (KeyboardInterrupt, Terminated) as exc:
+        done = sum(j.done() for j in jobs)
+        print(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'terminated'}: {done} of {len(jobs)} videos "
+              f"have complete outputs in {args.out_dir}; run the same command again to do the rest", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143
+    failed = [o for o in outcomes if o.error]
+    for o in failed:
+        print(f"error: {o.error}", file=sys.stderr)
+    frames = sum(o.frames for o in outcomes)
+    write_stdout(f"{len(outcomes) - len(failed)} of {len(outcomes)} videos processed ({frames} frames) into {args.out_dir}"
+                 + (f"; {len(failed)} failed" if failed else "") + "\n")
+    return 1 if failed else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -19,12 +19,14 @@ from emotion_cam.results import FACE_ROW_HEADER, face_rows
 
 
 def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.PathLike | None = None,
-                  csv_path: str | os.PathLike | None = None, limit: int | None = None, progress: bool = True) -> int:
+                  csv_path: str | os.PathLike | None = None, limit: int | None = None, progress: bool = True,
+                  keep_partial: bool = True) -> int:
     """Run the live pipeline over a whole video; returns the number of frames processed.
 
     Whatever ends the run (the last frame, a read error, Ctrl+C, SIGTERM turned into an exception by the
     caller) the MP4 and CSV written so far are closed properly. A file that yields no frame, or ends well
-    before the frame count in its header, raises ``SourceError`` after that.
+    before the frame count in its header, raises ``SourceError`` after that. Without ``keep_partial`` an
+    interrupted run leaves no output at all (a batch then knows that an output which exists is complete).
     """
     source = Source.parse(source)
     stream = analyzer.analyze_video(source, limit)
@@ -39,12 +41,12 @@ def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.
             raise SourceError(f"{source}: no frame could be read (not a video, or a damaged one)")
         rows = None
         if csv_path:
-            csv_tmp = stack.enter_context(replacing(csv_path, keep_partial=True))
+            csv_tmp = stack.enter_context(replacing(csv_path, keep_partial=keep_partial))
             rows = csv.writer(stack.enter_context(open(csv_tmp, "w", newline="")))
             rows.writerow(FACE_ROW_HEADER)
         video = None
         if out:
-            video = stack.enter_context(_VideoOut(stack.enter_context(replacing(out, keep_partial=True)), out, fps))
+            video = stack.enter_context(_VideoOut(stack.enter_context(replacing(out, keep_partial=keep_partial)), out, fps))
         bar = stack.enter_context(tqdm(total=expected or None, unit="frame", disable=not progress, file=sys.stderr,
                                        mininterval=0.5))
         try:
