@@ -28,7 +28,7 @@ log = logging.getLogger("training.teachers")
 # The wider net overfits sooner than the shipped mid one did (its val loss rose after epoch 50 of 100), hence mixup.
 TEACHERS: dict[str, TrainConfig] = {
     "wide": TrainConfig(arch="wide", epochs=150, mixup=0.2, seed=11),
-    "large-sgd": TrainConfig(arch="large", epochs=150, optimizer="sgd", lr=0.05, weight_decay=5e-4, mixup=0.2, crop=44,
+    "large-sgd": TrainConfig(arch="large", epochs=80, optimizer="sgd", lr=0.05, weight_decay=5e-4, mixup=0.2, crop=44,
                             seed=22),
 }
 
