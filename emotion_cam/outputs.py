@@ -204,3 +204,42 @@ def silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+class VideoFile:
+    """An MP4 written at ``tmp`` (a ``replacing`` path for ``target``), opened at the first frame (its size) and
+    checked when closed, as FFmpeg itself reports no failed write."""
+
+    def __init__(self, tmp: Path, target: str | os.PathLike, fps: float):
+        self.tmp, self.target, self.fps = tmp, target, fps
+        self._writer: cv2.VideoWriter | None = None
+        self.frames = 0
+
+    def __enter__(self) -> "VideoFile":
+        return self
+
+    def write(self, frame) -> None:
+        if self._writer is None:
+            h, w = frame.shape[:2]
+            self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise OutputError(self.target, "cannot write a video there (OpenCV's FFmpeg could not open it)")
+        self._writer.write(frame)
+        self.frames += 1
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if self._writer is not None:
+            self._writer.release()
+        if kind is None or not issubclass(kind, (OutputError, OSError)):
+            self._check()
+
+    def _check(self) -> None:
+        """FFmpeg does not report a failed write (a full disk): count the frames that arrived in the file."""
+        if not self.frames:
+            return
+        cap = cv2.VideoCapture(str(self.tmp))
+        stored = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        cap.release()
+        if stored < self.frames - 2:
+            raise OutputError(self.target, f"the video could not be written completely ({stored} of {self.frames} "
+                                           "frames stored: is the disk full?)")

@@ -6,14 +6,12 @@ import itertools
 import os
 import sys
 from contextlib import ExitStack
-from pathlib import Path
 
-import cv2
 from tqdm import tqdm
 
 from emotion_cam.capture import Source, SourceError
 from emotion_cam.draw import Annotator
-from emotion_cam.outputs import OutputError, replacing
+from emotion_cam.outputs import VideoFile, replacing
 from emotion_cam.api import Analyzer
 from emotion_cam.results import FACE_ROW_HEADER, face_rows
 
@@ -46,7 +44,7 @@ def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.
             rows.writerow(FACE_ROW_HEADER)
         video = None
         if out:
-            video = stack.enter_context(_VideoOut(stack.enter_context(replacing(out, keep_partial=keep_partial)), out, fps))
+            video = stack.enter_context(VideoFile(stack.enter_context(replacing(out, keep_partial=keep_partial)), out, fps))
         bar = stack.enter_context(tqdm(total=expected or None, unit="frame", disable=not progress, file=sys.stderr,
                                        mininterval=0.5))
         try:
@@ -68,41 +66,3 @@ def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.
 
 class Terminated(Exception):
     """SIGTERM, raised where the program is (by the CLI's handler), so that open outputs are finalised."""
-
-
-class _VideoOut:
-    """The annotated MP4 at ``tmp``, opened at the first frame (its size) and checked when closed."""
-
-    def __init__(self, tmp: Path, target: str | os.PathLike, fps: float):
-        self.tmp, self.target, self.fps = tmp, target, fps
-        self._writer: cv2.VideoWriter | None = None
-        self.frames = 0
-
-    def __enter__(self) -> "_VideoOut":
-        return self
-
-    def write(self, frame) -> None:
-        if self._writer is None:
-            h, w = frame.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-            if not self._writer.isOpened():
-                raise OutputError(self.target, "cannot write a video there (OpenCV's FFmpeg could not open it)")
-        self._writer.write(frame)
-        self.frames += 1
-
-    def __exit__(self, kind, exc, tb) -> None:
-        if self._writer is not None:
-            self._writer.release()
-        if kind is None or not issubclass(kind, (OutputError, OSError)):
-            self._check()
-
-    def _check(self) -> None:
-        """FFmpeg does not report a failed write (a full disk): count the frames that arrived in the file."""
-        if not self.frames:
-            return
-        cap = cv2.VideoCapture(str(self.tmp))
-        stored = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        cap.release()
-        if stored < self.frames - 2:
-            raise OutputError(self.target, f"the video could not be written completely ({stored} of {self.frames} "
-                                           "frames stored: is the disk full?)")

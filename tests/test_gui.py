@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("pytestqt", reason="GUI tests need pytest-qt (dev extra)")
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QLabel  # noqa: E402
 
 from emotion_cam.gui.app import create_window  # noqa: E402
@@ -322,3 +322,45 @@ def test_a_looping_video_is_exported_with_its_pass(qtbot, settings, videos_dir, 
     first_of_second = next(r for r in rows if r["pass"] == "2")
     assert float(first_of_second["time_s"]) < 0.5  # time restarts with each pass; `pass` tells them apart
     window.shutdown()
+
+
+def test_recording_three_seconds_gives_a_playable_mp4_and_its_csv(live, qtbot, tmp_path, settings):
+    import csv
+
+    import cv2
+
+    settings.setValue("record_dir", str(tmp_path / "rec"))
+    qtbot.waitUntil(lambda: live.frames_received >= 3, timeout=60_000)
+    finished = []
+    live.worker.recorded.connect(lambda *a: finished.append(a))
+    qtbot.keyClick(live, "r", modifier=Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: live.rec_label.text().startswith("● REC"), timeout=10_000)
+    qtbot.wait(3000)
+    qtbot.keyClick(live, "r", modifier=Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: bool(finished), timeout=10_000)
+    video, table, frames = finished[0]
+    assert live.rec_label.text() == "" and not live.record_action.isChecked()
+    assert 50 <= frames <= 120  # about 3 s of a 30 fps video
+    cap = cv2.VideoCapture(video)
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    played = 0
+    while cap.read()[0]:
+        played += 1
+    cap.release()
+    assert played == frames and size == (596, 336)
+    rows = list(csv.DictReader(open(table)))
+    assert len({r["frame"] for r in rows}) >= frames - 2 and rows[0]["source"].endswith("woman2.mp4")
+    assert sorted(p.name for p in (tmp_path / "rec").iterdir()) == sorted([Path(video).name, Path(table).name])
+
+
+def test_a_recording_that_cannot_be_written_is_shown_and_stops(live, qtbot, read_only_dir, settings, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    settings.setValue("record_dir", str(read_only_dir))
+    qtbot.waitUntil(lambda: live.frames_received >= 3, timeout=60_000)
+    live.record_action.setChecked(True)
+    qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
+    assert "Could not start recording" in shown[0] and ("Read-only" in shown[0] or "denied" in shown[0])
+    assert not live.record_action.isChecked() and not any(read_only_dir.iterdir())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSizePolicy, QSplitter
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter
 
 from emotion_cam.capture import Source
 from emotion_cam.imageio import SUPPORTED_SUFFIXES
@@ -36,6 +36,7 @@ class MainWindow(QMainWindow):
     request_mirror_average = Signal(bool)
     request_bars = Signal(bool)
     request_frame_shown = Signal()
+    request_record = Signal(object)  # a folder to record into, or None to stop
     request_cameras = Signal()
     request_stop = Signal()
 
@@ -68,13 +69,14 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 1)
         split.setSizes([900, 300])
         self.setCentralWidget(split)
+        self.rec_label = QLabel()
+        self.rec_label.setStyleSheet("color: #e02020; font-weight: bold")
+        self.statusBar().addPermanentWidget(self.rec_label)
         self.source_label = QLabel()
         self.fps_label = QLabel()
-        # Short text, details in its tooltip; Ignored lets a narrow window clip it instead of growing.
-        self.fps_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.fps_label.setMinimumWidth(0)
+        # Short text on the right (the per-stage times in its tooltip), so the left keeps room for messages.
         self.statusBar().addPermanentWidget(self.source_label)
-        self.statusBar().addPermanentWidget(self.fps_label, 1)
+        self.statusBar().addPermanentWidget(self.fps_label)
         self.followed: int | None = None  # the track the timeline plots
         self.followed_seen = 0.0  # its last time in view (source seconds)
 
@@ -98,6 +100,8 @@ class MainWindow(QMainWindow):
         self.request_mirror_average.connect(self.worker.set_mirror_average)
         self.request_bars.connect(self.worker.set_bars)
         self.request_frame_shown.connect(self.worker.frame_shown)
+        self.request_record.connect(self.worker.set_recording)
+        self.worker.recorded.connect(self.on_recorded)
         self.view.resized.connect(self.worker.set_view_size)
         self.request_cameras.connect(self.worker.probe_cameras)
         self.request_stop.connect(self.worker.stop)
@@ -126,6 +130,8 @@ class MainWindow(QMainWindow):
         self._action(m, "Open &video…", self.open_video_dialog, "Ctrl+Shift+O")
         self._action(m, "&Save snapshot…", self.save_snapshot_dialog, QKeySequence.StandardKey.Save)
         self._action(m, "&Export shown faces (CSV)…", self.export_session_dialog, "Ctrl+E")
+        self.record_action = self._action(m, "&Record the view (MP4 + CSV)", self.set_recording, "Ctrl+R", checkable=True)
+        self._action(m, "Recording &folder…", self.choose_record_folder)
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -247,6 +253,8 @@ class MainWindow(QMainWindow):
         faces = f"{len(msg.faces)} face" + ("" if len(msg.faces) == 1 else "s")
         self.fps_label.setText(f"{rate}{faces} · {total:.0f} ms")
         self.fps_label.setToolTip(f"Time per stage for the last frame: {stages}" if stages else "")
+        self.rec_label.setText("" if msg.recording_s is None else
+                               f"● REC {int(msg.recording_s) // 60}:{int(msg.recording_s) % 60:02d}")
         if msg.still:  # live frames sent before the photo was asked for may have added to it since open_image
             self.timeline.clear()
             self.followed = None
@@ -278,6 +286,10 @@ class MainWindow(QMainWindow):
     @Slot(object, str)
     def on_problem(self, kind: Problem, text: str) -> None:
         self.statusBar().showMessage(text.splitlines()[0], 10000)
+        if kind is Problem.WRITE:  # a recording that failed: it has stopped
+            self._recording_stopped()
+            QMessageBox.warning(self, "EmotionCam", text)
+            return
         if kind is Problem.SOURCE:
             self.fps_label.clear()  # no stale "25 fps" under a source that failed
         self.view.set_message("!" + text if self.view.image() is not None else text)  # "!": drawn over the picture
@@ -304,6 +316,36 @@ class MainWindow(QMainWindow):
     def set_landmarks(self, on: bool) -> None:
         self.settings.setValue("landmarks", on)
         self.request_landmarks.emit(68 if on else 5)
+
+    @Slot(bool)
+    def set_recording(self, on: bool) -> None:
+        if not on:
+            self.request_record.emit(None)
+            return
+        folder = self.settings.value("record_dir", "") or self.choose_record_folder()
+        if not folder:
+            self._recording_stopped()
+            return
+        self.request_record.emit(folder)
+        self.statusBar().showMessage(f"Recording into {folder} (Ctrl+R stops)", 4000)
+
+    def choose_record_folder(self) -> str:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for recordings", self.settings.value("record_dir", "")
+                                                  or self.settings.value("last_dir", ""))
+        if folder:
+            self.settings.setValue("record_dir", folder)
+        return folder
+
+    @Slot(str, str, int)
+    def on_recorded(self, video: str, table: str, frames: int) -> None:
+        self._recording_stopped()
+        self.statusBar().showMessage(f"Recorded {frames} frames to {video} (faces: {Path(table).name})", 10000)
+
+    def _recording_stopped(self) -> None:
+        self.record_action.blockSignals(True)
+        self.record_action.setChecked(False)
+        self.record_action.blockSignals(False)
+        self.rec_label.clear()
 
     @Slot(bool)
     def set_bars(self, on: bool) -> None:
@@ -368,6 +410,7 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
             "Ctrl+O  open image      Ctrl+Shift+O  open video",
             "Ctrl+S  save snapshot   Ctrl+E  export shown faces (CSV)",
+            "Ctrl+R  record the view (MP4 + CSV) / stop",
             "Space  pause/resume     Ctrl+L  back to live",
             "M  mirror    L  landmarks    B  bars on faces    A  mirror-average faces",
             "F11  full screen",

@@ -24,6 +24,8 @@ from emotion_cam.capture import Player, Source, SourceError, probe_cameras
 from emotion_cam.card import ModelCard
 from emotion_cam.draw import Annotator
 from emotion_cam.imageio import ImageError, read_image
+from emotion_cam.outputs import OutputError
+from emotion_cam.record import Recorder
 from emotion_cam.api import Analyzer
 from emotion_cam.pipeline import PipelineConfig
 from emotion_cam.results import Face
@@ -34,6 +36,7 @@ class Problem(enum.Enum):
 
     SOURCE = "source"  # a camera or video that cannot be opened or read
     IMAGE = "image"  # a photo that cannot be opened or processed
+    WRITE = "write"  # a recording that cannot be written (the recording has stopped)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class FrameMessage:
     source: str = ""
     frame_index: int = 0  # the frame's number in the source (1 = its first), skipped frames counted
     loop: int = 1  # the times a video file has been played: frame_index and t restart with each
+    recording_s: float | None = None  # seconds recorded so far, while recording
 
 
 class FrameWorker(QObject):
@@ -64,6 +68,7 @@ class FrameWorker(QObject):
     problem = Signal(object, str)  # (Problem, text): something the user must see
     cameras_found = Signal(list)  # camera indices that open
     source_opened = Signal(object)  # the Source that opened: only such a camera is remembered
+    recorded = Signal(str, str, int)  # a finished recording: its MP4, its CSV, frames
     stopped = Signal()
 
     RETRY_S = 1.0
@@ -93,6 +98,8 @@ class FrameWorker(QObject):
         self._retry_at = 0.0
         self._still: np.ndarray | None = None
         self._still_name = ""
+        self._record_to: str | None = None  # recording was asked for, into this folder: starts at the next frame
+        self._recorder: Recorder | None = None
 
     # -- slots, run in the worker thread ----------------------------------------------------------
     @Slot()
@@ -109,6 +116,7 @@ class FrameWorker(QObject):
     @Slot(object)
     def open_source(self, source) -> None:
         """Start live processing from a camera or video file (a ``Source``, or an index or path to parse)."""
+        self._stop_recording()  # a recording is of one source
         self._release()
         self._still = None
         self.analyzer.reset()
@@ -141,6 +149,7 @@ class FrameWorker(QObject):
             return
         if self._timer is not None:
             self._timer.stop()
+        self._stop_recording()
         self._still, self._still_name = image, path
         try:
             self._process_still()
@@ -203,8 +212,17 @@ class FrameWorker(QObject):
         in_use = self._source.camera if self._source is not None and self._cap is not None else None
         self.cameras_found.emit(probe_cameras(already_open=in_use))
 
+    @Slot(object)
+    def set_recording(self, folder) -> None:
+        """Start recording into ``folder`` (from the next live frame), or stop with None."""
+        if folder is None:
+            self._stop_recording()
+        elif self._recorder is None:
+            self._record_to = str(folder)
+
     @Slot()
     def stop(self) -> None:
+        self._stop_recording()  # on close: the recording is finalised, never lost
         if self._timer is not None:
             self._timer.stop()
             self._timer.deleteLater()
@@ -254,12 +272,46 @@ class FrameWorker(QObject):
         while self._done and self._done[0] < now - 1.0:
             self._done.popleft()
         self._fps = (len(self._done) - 1) / max(self._done[-1] - self._done[0], 1e-3) if len(self._done) > 1 else 0.0
+        recording = self._record(frame, result, got)
         if self._in_flight.is_set():
             return  # the GUI is still busy with the previous frame: drop this one
-        annotated = self.annotator.draw(frame, result.faces, copy=False)
+        annotated = recording if recording is not None else self.annotator.draw(frame, result.faces, copy=False)
         self._in_flight.set()
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, t, False, str(self._source),
-                                           got.index + 1, self._pass))
+                                           got.index + 1, self._pass,
+                                           None if self._recorder is None else self._recorder.elapsed_s))
+
+    def _record(self, frame: np.ndarray, result, got) -> np.ndarray | None:
+        """Every processed frame, annotated, into the recording (none is dropped there); the annotated frame."""
+        if self._record_to is not None:
+            folder, self._record_to = self._record_to, None
+            rate = self._player.fps or self._fps or 30.0
+            try:
+                self._recorder = Recorder(folder, rate, str(self._source))
+            except OutputError as exc:
+                self.problem.emit(Problem.WRITE, f"Could not start recording.\n\n{exc}")
+                return None
+        if self._recorder is None:
+            return None
+        annotated = self.annotator.draw(frame, result.faces, copy=False)
+        try:
+            self._recorder.write(annotated, result.faces, got.t, got.index + 1, self._pass)
+        except OutputError as exc:
+            self._recorder = None
+            self.problem.emit(Problem.WRITE, f"Recording stopped: it could not be written (nothing was kept).\n\n{exc}")
+        return annotated
+
+    def _stop_recording(self) -> None:
+        self._record_to = None
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        try:
+            video, table = recorder.stop()
+        except OutputError as exc:
+            self.problem.emit(Problem.WRITE, f"The recording could not be finished (nothing was kept).\n\n{exc}")
+            return
+        self.recorded.emit(str(video), str(table), recorder.frames)
 
     def _end_of_stream(self) -> None:
         is_file = not self._source.is_camera
