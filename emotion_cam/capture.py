@@ -141,6 +141,15 @@ class Player:
         self.index = 0
         self.start = time.monotonic()
 
+    def seek(self, index: int) -> None:
+        """Go to frame ``index`` of a file (clamped to it), the clock set there."""
+        if self.is_camera:
+            return
+        index = max(0, min(index, self.length - 1)) if self.length else max(0, index)
+        self.cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        self.index = index
+        self.resync()
+
     def resync(self) -> None:
         """The clock set to the current frame, after a pause: playing goes on from here instead of skipping ahead."""
         self.start = time.monotonic() - (self.index / self.fps if self.fps else 0.0)

@@ -364,3 +364,19 @@ def test_a_recording_that_cannot_be_written_is_shown_and_stops(live, qtbot, read
     qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
     assert "Could not start recording" in shown[0] and ("Read-only" in shown[0] or "denied" in shown[0])
     assert not live.record_action.isChecked() and not any(read_only_dir.iterdir())
+
+
+def test_the_seek_bar_and_frame_steps_move_through_a_video(live, qtbot):
+    qtbot.waitUntil(lambda: live.frames_received >= 3 and live.seek_bar.isVisible(), timeout=60_000)
+    assert live.seek_bar.maximum() == 463  # woman2: 464 frames
+    qtbot.keyClick(live, Qt.Key.Key_Space)  # pause
+    qtbot.wait(300)
+    live.request_seek.emit(300)
+    qtbot.waitUntil(lambda: live.last_message.frame_index == 301, timeout=10_000)
+    qtbot.keyClick(live, ".")
+    qtbot.waitUntil(lambda: live.last_message.frame_index == 302, timeout=10_000)
+    qtbot.keyClick(live, ",")
+    qtbot.waitUntil(lambda: live.last_message.frame_index == 301, timeout=10_000)
+    assert live.pause_action.isChecked() and live.seek_bar.value() == 300
+    qtbot.wait(500)
+    assert live.last_message.frame_index == 301  # still paused

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSlider, QSplitter, QVBoxLayout,
+                               QWidget)
 
 from emotion_cam.capture import Source
 from emotion_cam.imageio import SUPPORTED_SUFFIXES
@@ -37,6 +38,8 @@ class MainWindow(QMainWindow):
     request_bars = Signal(bool)
     request_frame_shown = Signal()
     request_record = Signal(object)  # a folder to record into, or None to stop
+    request_seek = Signal(int)  # a frame of the video file
+    request_step = Signal(int)  # +1 / -1 frame while paused
     request_cameras = Signal()
     request_stop = Signal()
 
@@ -62,8 +65,19 @@ class MainWindow(QMainWindow):
         right.addWidget(scroll)
         right.addWidget(self.timeline)
         right.setSizes([400, 140])
+        # The seek bar under the picture, for video files only.
+        self.seek_bar = QSlider(Qt.Orientation.Horizontal)
+        self.seek_bar.setVisible(False)
+        self.seek_bar.setToolTip("Drag to a moment of the video; , and . step a frame while paused")
+        self.seek_bar.sliderReleased.connect(lambda: self.request_seek.emit(self.seek_bar.value()))
+        self.seek_bar.actionTriggered.connect(self._seek_clicked)
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.view, 1)
+        column.addWidget(self.seek_bar)
         split = QSplitter()
-        split.addWidget(self.view)
+        split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
@@ -101,6 +115,8 @@ class MainWindow(QMainWindow):
         self.request_bars.connect(self.worker.set_bars)
         self.request_frame_shown.connect(self.worker.frame_shown)
         self.request_record.connect(self.worker.set_recording)
+        self.request_seek.connect(self.worker.seek)
+        self.request_step.connect(self.worker.step)
         self.worker.recorded.connect(self.on_recorded)
         self.view.resized.connect(self.worker.set_view_size)
         self.request_cameras.connect(self.worker.probe_cameras)
@@ -138,6 +154,8 @@ class MainWindow(QMainWindow):
         m = self.menuBar().addMenu("&View")
         self._action(m, "&Live", self.go_live, "Ctrl+L")
         self.pause_action = self._action(m, "&Pause", self.set_paused, Qt.Key.Key_Space, checkable=True)
+        self._action(m, "Next frame (paused)", lambda: self._step(1), ".")
+        self._action(m, "Previous frame (paused)", lambda: self._step(-1), ",")
         self.mirror_action = self._action(m, "&Mirror", self.set_mirror, "M", checkable=True)
         self.landmarks_action = self._action(m, "Show &landmarks", self.set_landmarks, "L", checkable=True)
         self.bars_action = self._action(m, "&Bars on faces (off: label only, bars in the panel)", self.set_bars, "B",
@@ -239,7 +257,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_frame(self, msg: FrameMessage) -> None:
         self.request_frame_shown.emit()
-        if self.pause_action.isChecked() and not msg.still:
+        if self.pause_action.isChecked() and not msg.still and not msg.stepped:
             return
         if not msg.still and msg.source != str(self.current_source):
             return  # a frame of the previous source, sent before the switch reached the worker
@@ -253,6 +271,13 @@ class MainWindow(QMainWindow):
         faces = f"{len(msg.faces)} face" + ("" if len(msg.faces) == 1 else "s")
         self.fps_label.setText(f"{rate}{faces} · {total:.0f} ms")
         self.fps_label.setToolTip(f"Time per stage for the last frame: {stages}" if stages else "")
+        if not msg.still:
+            self.seek_bar.setVisible(msg.length > 0)
+            if msg.length > 0 and not self.seek_bar.isSliderDown():
+                self.seek_bar.blockSignals(True)
+                self.seek_bar.setRange(0, max(0, msg.length - 1))
+                self.seek_bar.setValue(msg.frame_index - 1)
+                self.seek_bar.blockSignals(False)
         self.rec_label.setText("" if msg.recording_s is None else
                                f"● REC {int(msg.recording_s) // 60}:{int(msg.recording_s) % 60:02d}")
         if msg.still:  # live frames sent before the photo was asked for may have added to it since open_image
@@ -316,6 +341,18 @@ class MainWindow(QMainWindow):
     def set_landmarks(self, on: bool) -> None:
         self.settings.setValue("landmarks", on)
         self.request_landmarks.emit(68 if on else 5)
+
+    def _seek_clicked(self, action: int) -> None:
+        """A click or key on the bar (not a drag, which seeks on release)."""
+        if not self.seek_bar.isSliderDown() and action != QSlider.SliderAction.SliderMove:
+            self.request_seek.emit(self.seek_bar.sliderPosition())
+
+    def _step(self, frames: int) -> None:
+        if self.current_source is None or self.current_source.is_camera:
+            return
+        if not self.pause_action.isChecked():
+            self.pause_action.setChecked(True)
+        self.request_step.emit(frames)
 
     @Slot(bool)
     def set_recording(self, on: bool) -> None:

@@ -60,6 +60,8 @@ class FrameMessage:
     frame_index: int = 0  # the frame's number in the source (1 = its first), skipped frames counted
     loop: int = 1  # the times a video file has been played: frame_index and t restart with each
     recording_s: float | None = None  # seconds recorded so far, while recording
+    length: int = 0  # frames in the video file (its header's count; 0 for a camera): the seek bar's range
+    stepped: bool = False  # a frame asked for while paused (a step or a seek): shown although paused
 
 
 class FrameWorker(QObject):
@@ -212,6 +214,34 @@ class FrameWorker(QObject):
         in_use = self._source.camera if self._source is not None and self._cap is not None else None
         self.cameras_found.emit(probe_cameras(already_open=in_use))
 
+    @Slot(int)
+    def seek(self, index: int) -> None:
+        """A video file from frame ``index`` (the tracks start afresh); while paused, that frame is shown."""
+        if self._player is None or self._source is None or self._source.is_camera:
+            return
+        self._player.seek(index)
+        self.analyzer.reset()
+        if self.paused:
+            self._show_next()
+
+    @Slot(int)
+    def step(self, frames: int) -> None:
+        """While paused: the next frame (1) or the previous one (-1)."""
+        if self._player is None or not self.paused:
+            return
+        if frames < 0:
+            self.seek(self._player.index - 2)
+        else:
+            self._show_next()
+
+    def _show_next(self) -> None:
+        self._in_flight.clear()  # a frame asked for is always sent
+        paused, self.paused = self.paused, False
+        try:
+            self._tick(wait=False)
+        finally:
+            self.paused = paused
+
     @Slot(object)
     def set_recording(self, folder) -> None:
         """Start recording into ``folder`` (from the next live frame), or stop with None."""
@@ -245,7 +275,7 @@ class FrameWorker(QObject):
         self._in_flight.set()
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, 0.0, 0.0, True, self._still_name))
 
-    def _tick(self) -> None:
+    def _tick(self, wait: bool = True) -> None:
         if self.stopping.is_set():
             return
         if self._cap is None:
@@ -257,7 +287,8 @@ class FrameWorker(QObject):
         if self.paused:
             time.sleep(0.02)  # keep the thread responsive without spinning
             return
-        self._player.wait()
+        if wait:
+            self._player.wait()
         got = self._player.read()
         if got is None:
             self._end_of_stream()
@@ -279,7 +310,8 @@ class FrameWorker(QObject):
         self._in_flight.set()
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, t, False, str(self._source),
                                            got.index + 1, self._pass,
-                                           None if self._recorder is None else self._recorder.elapsed_s))
+                                           None if self._recorder is None else self._recorder.elapsed_s, self._player.length,
+                                           stepped=not wait))
 
     def _record(self, frame: np.ndarray, result, got) -> np.ndarray | None:
         """Every processed frame, annotated, into the recording (none is dropped there); the annotated frame."""
