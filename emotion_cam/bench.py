@@ -34,7 +34,7 @@ from emotion_cam.detect import HogDetector, YuNetDetector
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import main_face
-from emotion_cam.scan import concat, find_faces, look_around, nms
+from emotion_cam.scan import concat, find_faces, lifted, look_around, nms
 from emotion_cam.boxes import iou_matrix
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
@@ -142,16 +142,24 @@ class Yardstick:
         self.loose_hog, self.loose_yunet = HogDetector(threshold=-0.5), YuNetDetector(threshold=0.5)
 
     def faces(self, frame: np.ndarray) -> np.ndarray:
-        # HOG at 2x: its 80 px window finds faces from about 40 px.
-        return nms(concat([self.hog.detect(frame, 2.0), find_faces(self.yunet, frame, 14)])).boxes
+        """HOG at 2x (its 80 px window finds faces from about 40 px) and YuNet's thorough look; in a dark frame
+        YuNet also looks at it brightened, as the live passes do, so that dim faces count as faces."""
+        bright = lifted(frame)
+        looks = [self.hog.detect(frame, 2.0), find_faces(self.yunet, frame, 14)]
+        if bright is not frame:
+            looks.append(find_faces(self.yunet, bright, 14))
+        return nms(concat(looks)).boxes
 
     def face_near(self, frame: np.ndarray, box: np.ndarray) -> bool:
-        """Is there a face under a live box? The yardstick misses faces that look down or sit small."""
-        for detector, sizes in ((self.loose_yunet, (64, 96)), (self.loose_hog, (100, 140))):
-            for face_px in sizes:
-                dets = look_around(frame, box, detector, face_px=face_px)
-                if len(dets) and iou_matrix(box[None], dets.boxes).max() >= 0.2:
-                    return True
+        """Is there a face under a live box? The yardstick misses faces that look down or sit small; in a dark frame
+        it also looks at the frame brightened as the live passes see it (a dim face is still a face)."""
+        bright = lifted(frame)
+        for image in (frame,) if bright is frame else (frame, bright):
+            for detector, sizes in ((self.loose_yunet, (64, 96)), (self.loose_hog, (100, 140))):
+                for face_px in sizes:
+                    dets = look_around(image, box, detector, face_px=face_px)
+                    if len(dets) and iou_matrix(box[None], dets.boxes).max() >= 0.2:
+                        return True
         return False
 
 
