@@ -380,3 +380,20 @@ def test_the_seek_bar_and_frame_steps_move_through_a_video(live, qtbot):
     assert live.pause_action.isChecked() and live.seek_bar.value() == 300
     qtbot.wait(500)
     assert live.last_message.frame_index == 301  # still paused
+
+
+def test_a_snapshot_is_never_written_over_the_photo_or_video_it_shows(live, qtbot, tmp_path, faces_dir, monkeypatch):
+    import shutil
+
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    photo = tmp_path / "photo.jpg"
+    shutil.copy(faces_dir / "2008_002470.jpg", photo)
+    before = photo.read_bytes()
+    live.open_image(str(photo))
+    qtbot.waitUntil(lambda: live.last_message is not None and live.last_message.still, timeout=60_000)
+    assert live.save_snapshot(str(photo)) is False and "also an input" in shown[-1]
+    assert live.save_snapshot(str(tmp_path / "annotated.png")) is True
+    assert photo.read_bytes() == before

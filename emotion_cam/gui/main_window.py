@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QS
 
 from emotion_cam.capture import Source
 from emotion_cam.imageio import SUPPORTED_SUFFIXES
-from emotion_cam.outputs import OutputError, write_image
+from emotion_cam.outputs import OutputError, check_outputs, write_image
 from emotion_cam.results import main_face
 from emotion_cam.gui.model_card import ModelCardDialog
 from emotion_cam.gui.session import SessionRecorder
@@ -409,12 +409,20 @@ class MainWindow(QMainWindow):
         if Path(path).suffix.lower() not in {".png", ".jpg", ".jpeg"}:
             path += ".png"
         try:
+            check_outputs([path], inputs=self._inputs(), force=True)  # the dialog has asked about overwriting
             write_image(path, image)
         except OutputError as exc:
             self._write_failed("Could not save the snapshot", exc)
             return False
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
+
+    def _inputs(self) -> list[str]:
+        """The files the window is reading: a snapshot or export must never be written over them."""
+        files = [self.last_message.source] if self.last_message is not None and self.last_message.source else []
+        if self.current_source is not None and not self.current_source.is_camera:
+            files.append(self.current_source.path)
+        return files
 
     def _write_failed(self, what: str, exc: OutputError) -> None:
         """Every failed write is shown in the window, with the system's reason (read-only, disk full…)."""
@@ -433,6 +441,7 @@ class MainWindow(QMainWindow):
     def export_session(self, path: str) -> int:
         """The number of rows written, or -1 if the file could not be written (the window says why)."""
         try:
+            check_outputs([path], inputs=self._inputs(), force=True)
             rows = self.session.export(path)
         except OutputError as exc:
             self._write_failed("Could not export the shown faces", exc)
