@@ -199,22 +199,21 @@ class Scanner:
     def detect(self, frame: np.ndarray, tracks: dict[int, np.ndarray]) -> Detections | None:
         """This frame's detections for the tracks' boxes ``tracks`` (ID -> box): a pass run now, or a background
         pass that has finished, brought to this frame; None when no pass reports in this frame."""
-        frame = self._seen(frame)
         self._since_pass += 1
         found = None
         running = self._running
         if running is not None and running.future.done():
             self._running = None
             if not running.stale:
-                found = self._bring_forward(running, frame, tracks)
+                found = self._bring_forward(running, self._seen(frame), tracks)
         every, idle_every = self.intervals(frame.shape)
         if self._due or self._since_pass >= (every if tracks else idle_every):
             if self._background is None or self._fresh:
                 self._since_pass, self._due, self._fresh = 0, False, False
-                return self._pass(self.looker, frame, not tracks)
+                return self._pass(self.looker, self._seen(frame), not tracks)
             if self._running is None:
                 self._since_pass, self._due = 0, False
-                self._running = _InFlight(self._pool.submit(self._pass, self._background, frame, not tracks),
+                self._running = _InFlight(self._pool.submit(self._pass, self._background, self._seen(frame), not tracks),
                                           {i: b.copy() for i, b in tracks.items()})
         return found
 
@@ -234,7 +233,7 @@ class Scanner:
         return found
 
     def _seen(self, frame: np.ndarray) -> np.ndarray:
-        """``lifted(frame)``, computed once per frame (a frame's pass and its close looks share it)."""
+        """``lifted(frame)``, computed only in frames that look for faces, once (a pass and close looks share it)."""
         if self._last_seen is None or self._last_seen[0] is not frame:
             self._last_seen = (frame, lifted(frame))
         return self._last_seen[1]
