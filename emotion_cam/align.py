@@ -32,14 +32,11 @@ class CropGeometry:
 
     @classmethod
     def from_card(cls, card: ModelCard, source: str = "dlib") -> "CropGeometry | None":
-        """The card's geometry for ``source`` (dlib's at the top level, others under their name); None if not measured."""
-        g = card.crop_geometry
-        if source != "dlib":
-            g = g.get(source)
-            return None if not g else cls(card.input_size, tuple(g["left_eye"]), tuple(g["right_eye"]), tuple(g["nose"]), source)
-        if not g:  # a card without measured geometry (a smoke run's): the defaults
-            return cls(card.input_size)
-        return cls(card.input_size, tuple(g["left_eye"]), tuple(g["right_eye"]), tuple(g["nose"]))
+        """The card's geometry for ``source``; None if it was not measured (for dlib: the defaults, as a smoke run's)."""
+        g = card.crop_geometry.get(source)
+        if g is None:
+            return cls(card.input_size) if source == "dlib" else None
+        return cls(card.input_size, g.left_eye, g.right_eye, g.nose, source)
 
 
 def anchor_points(points: np.ndarray, source: str = "dlib") -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,18 +1,24 @@
-"""The model card: the contract between ``training.reproduce``, which writes it as JSON beside the model, and the app.
+"""The model card: the contract between ``training.reproduce``, which builds it, and the app, which reads it.
 
-The app reads the fields it acts on through this dataclass (labels, input size and
-quantisation, crop geometry, calibration); everything else training records
-(architecture, pruning, training run, figures) stays in ``details`` for Help → About
-model. The JSON layout is the same as the dict training builds.
+Training fills a ``ModelCard`` and writes it as JSON beside the model; the app, the
+About dialog and the calibration tools read the same typed fields back. The JSON
+layout is ``dataclasses.asdict`` of the card (optional sections left out when
+empty), and reading it checks every field's type, so a card from a different
+version of the code fails with one message naming the field instead of a
+``KeyError`` deep in the pipeline.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 from emotion_cam.labels import EMOTIONS
+
+Point = tuple[float, float]
 
 
 class CardError(ValueError):
@@ -20,44 +26,248 @@ class CardError(ValueError):
 
 
 @dataclass
-class ModelCard:
-    labels: tuple[str, ...] = EMOTIONS
-    input: dict = field(default_factory=lambda: {"size": [48, 48], "channels": 1})  # size, quantisation, normalisation
-    crop_geometry: dict = field(default_factory=dict)  # left_eye, right_eye, nose as fractions of the crop side
-    metrics: dict = field(default_factory=dict)  # measured on FER-2013 val, as the app runs the model
-    calibration: dict = field(default_factory=dict)  # temperature, mirror averaging, unsure threshold, ECE/NLL
-    details: dict = field(default_factory=dict)  # name, size, params, MACs, latency, architecture, pruning, training ...
-    key_order: list[str] = field(default_factory=list, repr=False, compare=False)  # the file's, kept when written back
+class InputSpec:
+    """What the model takes: a square grayscale crop, int8 with the model's own quantisation."""
 
-    FIELDS = ("labels", "input", "crop_geometry", "metrics", "calibration")
+    size: tuple[int, int] = (48, 48)
+    channels: int = 1
+    dtype: str = "int8"
+    normalisation: str = ("grayscale pixel values 0..255 (BGR converted with OpenCV), quantised as "
+                          "round(p / scale + zero_point); the model divides by 255 itself")
+    scale: float | None = None  # the input tensor's, read back from the converted model
+    zero_point: int | None = None
+
+
+@dataclass
+class LandmarkGeometry:
+    """Where one landmark source puts the eyes and nose on the training crops (fractions of the crop side)."""
+
+    left_eye: Point
+    right_eye: Point
+    nose: Point
+    spread_iqr: dict[str, Point] = field(default_factory=dict)  # interquartile range per point
+    faces_measured: int = 0
+    faces_tried: int = 0
+    method: str = ""
+
+
+@dataclass
+class Architecture:
+    name: str
+    separable: bool
+    widths_before_pruning: list[int]
+    widths: list[int]
+
+
+@dataclass
+class Conversion:
+    route: str  # the frameworks the weights went through
+    max_probability_difference_on_val: float
+
+
+@dataclass
+class Metrics:
+    """The shipped model on FER-2013 val, run as the app runs it (its mirror-averaging choice)."""
+
+    split: str
+    mirror_average: bool
+    accuracy: float
+    macro_f1: float
+    precision: list[float]
+    recall: list[float]
+    f1: list[float]
+    support: list[int]
+    confusion: list[list[int]]  # rows: true class, columns: predicted class
+
+    @classmethod
+    def from_report(cls, report, split: str, mirror_average: bool) -> "Metrics":
+        """From an ``emotion_cam.metrics.Report``."""
+        return cls(split=split, mirror_average=mirror_average, accuracy=report.accuracy, macro_f1=report.macro_f1,
+                   precision=list(report.precision), recall=list(report.recall), f1=list(report.f1),
+                   support=list(report.support), confusion=[list(r) for r in report.confusion])
+
+
+@dataclass
+class Score:
+    accuracy: float
+    macro_f1: float
+
+
+@dataclass
+class OffsetEstimate:
+    """Offsets tuned on one half of val and scored on the other, both ways, against none."""
+
+    accuracy_before: float
+    macro_f1_before: float
+    accuracy_after: float
+    macro_f1_after: float
+    applied: bool
+
+
+@dataclass
+class ClassOffsets:
+    method: str
+    offsets: dict[str, float]
+    val_fp32_before: Score
+    val_fp32_after: Score
+    two_fold_estimate: OffsetEstimate | None = None
+
+
+@dataclass
+class ValFigures:
+    accuracy: float
+    ece: float
+    nll: float
+    mean_top_probability: float | None = None
+
+
+@dataclass
+class TemperatureFit:
+    """The float model's val figures before and after dividing its logits by the temperature."""
+
+    temperature: float
+    before: ValFigures
+    after: ValFigures
+
+
+@dataclass
+class Calibration:
+    """What the bars mean: the temperature folded into the model, and how the int8 model measured on val."""
+
+    mirror_average: bool = False
+    temperature: float | None = None
+    unsure_below: float = 0.0  # top probability under which a face is shown as unsure; 0: never
+    unsure_rule: str = ""
+    val_int8_single: ValFigures | None = None
+    val_int8_mirror_average: ValFigures | None = None
+    val_unsure_fraction: float | None = None
+    val_accuracy_unsure: float | None = None
+    val_accuracy_sure: float | None = None
+    reliability: list[dict] = field(default_factory=list)  # metrics.reliability's bins, for the diagram
+    val_fp32: TemperatureFit | None = None
+
+    @property
+    def shown(self) -> ValFigures | None:
+        """The figures of the probabilities the app shows (mirror-averaged or not, as the card chose)."""
+        return self.val_int8_mirror_average if self.mirror_average else self.val_int8_single
+
+
+@dataclass
+class PruningStage:
+    params: int
+    macs: int
+    int8_size_bytes: int
+    int8_latency_ms: float
+    val_accuracy_fp32: float
+    val_accuracy_int8: float
+
+
+@dataclass
+class Pruning:
+    applied: bool
+    method: str
+    keep_fraction: float
+    before: PruningStage
+    after: PruningStage
+    val_accuracy_fp32_before_finetune: float  # pruned at once, before fine-tuning recovered what it could
+    finetune_loss: str = "hard labels"  # or "distillation": the teachers' soft targets, as the student was trained
+
+
+@dataclass
+class Quantisation:
+    method: str
+    calibration_faces: int  # training faces that set the activation ranges
+    note: str
+    val_accuracy_fp32: float
+    val_accuracy_int8: float
+    val_macro_f1_fp32: float
+    val_macro_f1_int8: float
+    fp32_size_bytes: int
+
+
+@dataclass
+class Teacher:
+    arch: str
+    epochs: int
+    val_accuracy_mirror_average: float
+
+
+@dataclass
+class Distillation:
+    """Where the student's soft targets came from and how much they weighed."""
+
+    teachers: dict[str, Teacher]
+    ensemble_val_accuracy_mirror_average: float
+    weight: float  # share of the loss that follows the soft targets
+    temperature: float
+    targets: str  # how they were computed (precomputed once per face, or online)
+
+
+@dataclass
+class Training:
+    data: str
+    faces: int
+    config: dict  # training.train.TrainConfig as a dict: the runtime never imports training
+    command: str
+    machine: str
+    seconds: int
+    initialised_from: str | None = None
+    finetune_config: dict | None = None
+    finetune_fraction: float = 1.0
+
+
+@dataclass
+class Plots:
+    """The figures training drew, as file names beside the model."""
+
+    confusion_matrix: str = "confusion_matrix.png"
+    reliability: str = "reliability.png"
+    training_curves: str = "training_curves.png"
+
+
+@dataclass
+class ModelCard:
+    name: str = "EmotionCam FER-2013 emotion CNN"
+    file: str = "emotion_int8.tflite"
+    labels: tuple[str, ...] = EMOTIONS
+    input: InputSpec = field(default_factory=InputSpec)
+    output: str = "int8 softmax over labels; dequantise with the tensor's scale/zero_point"
+    crop_geometry: dict[str, LandmarkGeometry] = field(default_factory=dict)  # per landmark source (align.LANDMARK_SOURCES)
+    architecture: Architecture | None = None
+    params: int | None = None
+    macs: int | None = None
+    size_bytes: int | None = None
+    latency_ms_single_thread_median: float | None = None
+    metrics: Metrics | None = None
+    calibration: Calibration = field(default_factory=Calibration)
+    conversion: Conversion | None = None
+    pruning: Pruning | None = None
+    class_offsets: ClassOffsets | None = None
+    quantisation: Quantisation | None = None
+    distillation: Distillation | None = None
+    training: Training | None = None
+    plots: Plots | None = None
 
     @property
     def input_size(self) -> int:
-        return int(self.input["size"][0])
+        return int(self.input.size[0])
 
     @property
     def mirror_average(self) -> bool:
-        return bool(self.calibration.get("mirror_average", False))
+        return self.calibration.mirror_average
 
     @property
     def unsure_below(self) -> float:
         """Top probability under which a face is shown as unsure (0 for cards made before there was one)."""
-        return float(self.calibration.get("unsure_below") or 0.0)
+        return float(self.calibration.unsure_below or 0.0)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelCard":
-        details = dict(data)
-        known = {k: details.pop(k) for k in cls.FIELDS if k in details}
-        if "labels" in known:
-            known["labels"] = tuple(known["labels"])
-        return cls(**known, details=details, key_order=list(data))
+        """Raises ``TypeError`` naming the field that is missing, unknown or of the wrong type."""
+        return _build(cls, data, "card")
 
     def to_dict(self) -> dict:
-        fields = {"labels": list(self.labels), "input": self.input, "crop_geometry": self.crop_geometry,
-                  "metrics": self.metrics, "calibration": self.calibration}
-        d = {**self.details, **{k: v for k, v in fields.items() if v or k in ("labels", "input")}}
-        rank = {k: i for i, k in enumerate(self.key_order)}
-        return dict(sorted(d.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+        return _drop_empty(asdict(self))
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "ModelCard":
@@ -71,3 +281,51 @@ class ModelCard:
 
     def write(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def _drop_empty(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None and v != {}}
+
+
+def _build(tp, value, where: str):
+    """``value`` (parsed JSON) as type ``tp``: dataclasses by their fields, containers by their items."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _build(inner, value, where)
+    if is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"{where}: expected an object, got {type(value).__name__}")
+        hints = typing.get_type_hints(tp)
+        names = {f.name for f in fields(tp)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise TypeError(f"{where}: unknown field {unknown[0]!r}")
+        missing = [f.name for f in fields(tp) if f.name not in value and f.default is MISSING
+                   and f.default_factory is MISSING]
+        if missing:
+            raise TypeError(f"{where}: missing field {missing[0]!r}")
+        return tp(**{k: _build(hints[k], v, f"{where}.{k}") for k, v in value.items()})
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"{where}: expected a list, got {type(value).__name__}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise TypeError(f"{where}: expected {len(args)} items, got {len(value)}")
+            return tuple(_build(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        item = args[0] if args else typing.Any
+        return origin(_build(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"{where}: expected an object, got {type(value).__name__}")
+        item = args[1] if args else typing.Any
+        return {k: _build(item, v, f"{where}.{k}") for k, v in value.items()}
+    if tp is typing.Any:
+        return value
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise TypeError(f"{where}: expected {tp.__name__}, got {type(value).__name__}")
+    return value

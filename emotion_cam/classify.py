@@ -75,7 +75,7 @@ class EmotionClassifier:
     choice (``calibration.mirror_average``, measured on val), off for older cards.
     """
 
-    def __init__(self, model_path: str | os.PathLike | None = None, num_threads: int = 1, card: ModelCard | dict | None = None,
+    def __init__(self, model_path: str | os.PathLike | None = None, num_threads: int = 1, card: ModelCard | None = None,
                  mirror: bool | None = None):
         path = Path(model_path) if model_path else default_model_path()
         if not path.is_file():
@@ -85,7 +85,7 @@ class EmotionClassifier:
                 f"'python -m training.reproduce'."
             )
         self.path = path
-        self.card = load_card(path) if card is None else card if isinstance(card, ModelCard) else ModelCard.from_dict(card)
+        self.card = load_card(path) if card is None else card
         from ai_edge_litert.interpreter import Interpreter
 
         try:

@@ -17,7 +17,7 @@ from emotion_cam.labels import EMOTIONS
 def card():
     if not MODEL.exists():
         pytest.fail(f"the shipped model {MODEL} is missing")
-    return load_card(MODEL).to_dict()  # the file as training wrote it
+    return load_card(MODEL)
 
 
 def test_card_matches_the_model(card):
@@ -25,26 +25,26 @@ def test_card_matches_the_model(card):
 
     interp = Interpreter(model_path=str(MODEL))
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    assert card["labels"] == list(EMOTIONS)
-    assert list(inp["shape"]) == [1, *card["input"]["size"], card["input"]["channels"]]
+    assert card.labels == EMOTIONS
+    assert list(inp["shape"]) == [1, *card.input.size, card.input.channels]
     assert inp["dtype"] == np.int8 and out["dtype"] == np.int8  # full-integer quantisation
-    assert inp["quantization"] == pytest.approx((card["input"]["scale"], card["input"]["zero_point"]))
+    assert inp["quantization"] == pytest.approx((card.input.scale, card.input.zero_point))
     assert out["shape"][-1] == len(EMOTIONS)
-    assert card["size_bytes"] == MODEL.stat().st_size
+    assert card.size_bytes == MODEL.stat().st_size
     assert MODEL.stat().st_size <= 1_000_000
-    g = card["crop_geometry"]
-    assert g["left_eye"][0] < 0.5 < g["right_eye"][0] and g["left_eye"][1] < g["nose"][1]
+    for g in card.crop_geometry.values():
+        assert g.left_eye[0] < 0.5 < g.right_eye[0] and g.left_eye[1] < g.nose[1]
+    assert set(card.crop_geometry) == {"dlib", "yunet"}
 
 
 def test_pruning_removed_work_where_it_was_applied(card):
-    pr = card["pruning"]
-    if pr.get("applied", pr["keep_fraction"] < 1):
-        assert pr["after"]["macs"] < pr["before"]["macs"]
-        assert pr["after"]["params"] < pr["before"]["params"]
-        assert card["architecture"]["widths"] != card["architecture"]["widths_before_pruning"]
+    pr, arch = card.pruning, card.architecture
+    if pr.applied:
+        assert pr.after.macs < pr.before.macs and pr.after.params < pr.before.params
+        assert arch.widths != arch.widths_before_pruning
     else:
-        assert card["architecture"]["widths"] == card["architecture"]["widths_before_pruning"]
-        assert pr["after"]["macs"] == pr["before"]["macs"] == card["macs"]
+        assert arch.widths == arch.widths_before_pruning
+        assert pr.after.macs == pr.before.macs == card.macs
 
 
 def test_eval_reproduces_the_card(card, fer_root):
@@ -52,17 +52,16 @@ def test_eval_reproduces_the_card(card, fer_root):
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert sum(report["support"]) == 3589
-    assert report["accuracy"] == pytest.approx(card["metrics"]["accuracy"], abs=0.002)
-    assert report["macro_f1"] == pytest.approx(card["metrics"]["macro_f1"], abs=0.002)
+    assert report["accuracy"] == pytest.approx(card.metrics.accuracy, abs=0.002)
+    assert report["macro_f1"] == pytest.approx(card.metrics.macro_f1, abs=0.002)
     assert np.array(report["confusion"]).sum() == 3589
     # eval runs the classifier as the app does (the card's mirror-averaging choice) and says how calibrated it is
-    cal = card["calibration"]
-    shown = cal["val_int8_mirror_average" if cal["mirror_average"] else "val_int8_single"]
-    assert report["mirror_average"] == cal["mirror_average"]
-    assert report["accuracy"] == pytest.approx(shown["accuracy"], abs=0.002)
-    assert report["ece"] == pytest.approx(shown["ece"], abs=0.002) and report["nll"] == pytest.approx(shown["nll"], abs=0.002)
+    cal = card.calibration
+    assert report["mirror_average"] == cal.mirror_average
+    assert report["accuracy"] == pytest.approx(cal.shown.accuracy, abs=0.002)
+    assert report["ece"] == pytest.approx(cal.shown.ece, abs=0.002) and report["nll"] == pytest.approx(cal.shown.nll, abs=0.002)
     # mirror averaging is on only where it did not cost val accuracy
-    assert cal["mirror_average"] == (cal["val_int8_mirror_average"]["accuracy"] >= cal["val_int8_single"]["accuracy"])
+    assert cal.mirror_average == (cal.val_int8_mirror_average.accuracy >= cal.val_int8_single.accuracy)
 
 
 def test_mirror_averaging_is_symmetric(fer_root):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emotion_cam.card import ModelCard
 from emotion_cam.dataset import load_csv, load_folder, load_split
 from emotion_cam.labels import EMOTIONS
 
@@ -92,8 +93,8 @@ def test_class_offsets_give_a_starved_class_back(fer_root):
     assert score(starved, val.y, np.zeros(7))[1] < full_f1 - 0.02
     offsets, est = choose_offsets(starved, val.y)
     # Out of sample, the offsets win back a good share of the macro-F1 that starving disgust cost.
-    assert est["applied"] and est["macro_f1_after"] > est["macro_f1_before"] + 0.4 * (full_f1 - est["macro_f1_before"])
-    assert est["accuracy_after"] > est["accuracy_before"] - 0.02
+    assert est.applied and est.macro_f1_after > est.macro_f1_before + 0.4 * (full_f1 - est.macro_f1_before)
+    assert est.accuracy_after > est.accuracy_before - 0.02
     assert offsets[1] == max(offsets) and abs(offsets.mean()) < 1e-9
 
     model = build("compact")
@@ -160,14 +161,21 @@ def test_augmentation_keeps_faces_in_range_and_crops_to_size(fer_root):
 
 @pytest.fixture(scope="module")
 def smoke_run(fer_root, tmp_path_factory):
-    """The reproduce command once, on 8 faces per class: train -> Keras copy -> prune -> fine-tune -> offsets -> int8 -> export."""
+    """The reproduce command once, on 8 faces per class: two tiny teachers -> distilled student -> Keras copy ->
+    prune -> fine-tune (distilled) -> offsets -> int8 -> export."""
+    from training import teachers
     from training.reproduce import main
+    from training.train import TrainConfig
 
     tmp = tmp_path_factory.mktemp("smoke")
     out, runs = tmp / "models", tmp / "runs"
-    assert main(["--data", str(fer_root), "--out", str(out), "--runs", str(runs), "--epochs", "1", "--finetune-epochs", "1",
-                 "--batch-size", "16", "--limit-per-class", "8", "--geometry-faces", "120", "--calibration", "14",
-                 "--keep", "0.5"]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(teachers.TEACHERS, "tiny-a", TrainConfig(arch="compact", epochs=1, batch_size=16, seed=1))
+        mp.setitem(teachers.TEACHERS, "tiny-b", TrainConfig(arch="compact", epochs=1, batch_size=16, seed=2))
+        assert main(["--data", str(fer_root), "--out", str(out), "--runs", str(runs), "--epochs", "1",
+                     "--finetune-epochs", "1", "--batch-size", "16", "--limit-per-class", "8", "--geometry-faces", "120",
+                     "--calibration", "14", "--keep", "0.5", "--teachers", "tiny-a,tiny-b", "--distill-weight", "0.5",
+                     "--teacher-durable", str(tmp / "durable"), "--cache-dir", str(tmp / "cache")]) == 0
     return out, runs
 
 
@@ -175,17 +183,19 @@ def test_smoke_run_exports_a_model_that_runs_in_litert(smoke_run):
     from emotion_cam.classify import EmotionClassifier
 
     out, runs = smoke_run
-    card = json.loads((out / "emotion_int8.json").read_text())
-    for name in ("emotion_int8.tflite", "confusion_matrix.png", "training_curves.png"):
+    card = ModelCard.read(out / "emotion_int8.json")  # typed: every field the app reads is there
+    for name in ("emotion_int8.tflite", card.plots.confusion_matrix, card.plots.reliability, card.plots.training_curves):
         assert (out / name).stat().st_size > 1000
-    assert card["pruning"]["after"]["macs"] < card["pruning"]["before"]["macs"]
-    assert card["labels"] == list(EMOTIONS)
-    assert set(card["class_offsets"]["offsets"]) == set(EMOTIONS)
-    cal = card["calibration"]
-    assert card["metrics"]["accuracy"] == cal["val_int8_mirror_average" if cal["mirror_average"] else "val_int8_single"]["accuracy"]
-    assert card["quantisation"]["val_accuracy_int8"] == cal["val_int8_single"]["accuracy"]
-    assert card["conversion"]["max_probability_difference_on_val"] < 1e-4
-    assert sum(card["metrics"]["support"]) == 56
+    assert card.pruning.applied and card.pruning.after.macs < card.pruning.before.macs
+    assert card.macs == card.pruning.after.macs and card.architecture.widths != card.architecture.widths_before_pruning
+    assert card.labels == EMOTIONS and set(card.class_offsets.offsets) == set(EMOTIONS)
+    assert card.metrics.accuracy == card.calibration.shown.accuracy
+    assert card.quantisation.val_accuracy_int8 == card.calibration.val_int8_single.accuracy
+    assert card.conversion.max_probability_difference_on_val < 1e-4
+    assert sum(card.metrics.support) == 56 and card.training.faces == 56
+    d = card.distillation  # the student learnt from the teachers, and so did its pruned fine-tune
+    assert set(d.teachers) == {"tiny-a", "tiny-b"} and d.weight == 0.5 and card.pruning.finetune_loss == "distillation"
+    assert 0 <= d.ensemble_val_accuracy_mirror_average <= 1 and card.training.config["distill_weight"] == 0.5
     clf = EmotionClassifier(out / "emotion_int8.tflite")
     probs = clf.predict(np.full((3, 48, 48), 128, np.uint8))
     assert probs.shape == (3, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
@@ -322,6 +332,19 @@ def test_the_soft_loss_is_zero_when_the_student_agrees_and_pulls_it_toward_the_t
     flat = torch.zeros(1, 7, requires_grad=True)
     soft_loss(flat, teacher, 4.0).sum().backward()
     assert int(torch.argmin(flat.grad)) == 0  # gradient descent raises the class the teachers favour
+
+
+def test_the_soft_loss_is_cross_entropy_when_the_teacher_is_one_hot():
+    import torch
+    import torch.nn.functional as F
+
+    from training.train import soft_loss
+
+    student = torch.randn(5, 7, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 3, 4, 5, 6])
+    one_hot = F.one_hot(labels, 7).float()
+    np.testing.assert_allclose(soft_loss(student, one_hot, 1.0).numpy(),
+                               F.cross_entropy(student, labels, reduction="none").numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_a_student_is_distilled_from_a_teacher_ensemble(tiny_fer, tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from emotion_cam.card import Calibration, Metrics, ModelCard, OffsetEstimate, Plots, TemperatureFit, ValFigures
 from emotion_cam.metrics import classification_report
 
 STEPS = np.round(np.arange(-3.0, 3.01, 0.1), 2)
@@ -60,13 +61,13 @@ def two_fold_estimate(log_probs: np.ndarray, y: np.ndarray, seed: int = 0) -> di
             "accuracy_after": round(float(a[0]), 4), "macro_f1_after": round(float(a[1]), 4)}
 
 
-def choose_offsets(log_probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
+def choose_offsets(log_probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, OffsetEstimate]:
     """Offsets tuned on all of val if the two-fold estimate gains, else zeros; plus the estimate."""
     estimate = two_fold_estimate(log_probs, y)
     gain = (estimate["accuracy_after"] + estimate["macro_f1_after"]) - (estimate["accuracy_before"] + estimate["macro_f1_before"])
     applied = gain > 0.0
     offsets = tune_offsets(log_probs, y) if applied else np.zeros(log_probs.shape[1])
-    return offsets, {**estimate, "applied": bool(applied)}
+    return offsets, OffsetEstimate(**estimate, applied=bool(applied))
 
 
 def fold_into_model(model, offsets: np.ndarray, layer_name: str = "probs") -> None:
@@ -141,41 +142,45 @@ def fold_temperature(model, temperature: float, layer_name: str = "probs") -> No
 
 # -- what the runtime does with an int8 model ---------------------------------------------------------
 
-def runtime_calibration(model_path, val_x: np.ndarray, val_y: np.ndarray, temperature: float | None) -> tuple[dict, np.ndarray]:
+def runtime_calibration(model_path, val_x: np.ndarray, val_y: np.ndarray, temperature: float | None,
+                        val_fp32: TemperatureFit | None = None) -> tuple[Calibration, np.ndarray]:
     """Measure the int8 model through LiteRT as the app runs it: with and without mirror averaging, ECE/NLL, and
     the "unsure" threshold. Mirror averaging is switched on when it does not cost val accuracy.
     Returns the card's calibration block and the val probabilities as the app computes them.
     """
     from emotion_cam.classify import EmotionClassifier
     from emotion_cam.evaluate import predict_all
-    from emotion_cam.labels import EMOTIONS
-    from emotion_cam.metrics import expected_calibration_error, negative_log_likelihood, reliability
+    from emotion_cam.metrics import reliability
 
-    card = {"labels": list(EMOTIONS)}
-    single = predict_all(EmotionClassifier(model_path, card=card, mirror=False), val_x)
-    mirrored = predict_all(EmotionClassifier(model_path, card=card, mirror=True), val_x)
-
-    def figures(p: np.ndarray) -> dict:
-        return {"accuracy": float((p.argmax(1) == val_y).mean()), "ece": expected_calibration_error(p, val_y),
-                "nll": negative_log_likelihood(p, val_y), "mean_top_probability": float(p.max(1).mean())}
-
-    use_mirror = figures(mirrored)["accuracy"] >= figures(single)["accuracy"]
+    single = predict_all(EmotionClassifier(model_path, card=ModelCard(), mirror=False), val_x)
+    mirrored = predict_all(EmotionClassifier(model_path, card=ModelCard(), mirror=True), val_x)
+    single_figures, mirrored_figures = figures(single, val_y), figures(mirrored, val_y)
+    use_mirror = mirrored_figures.accuracy >= single_figures.accuracy
     shown = mirrored if use_mirror else single
     threshold = unsure_threshold(shown, val_y)
     unsure = shown.max(1) < threshold
     right = shown.argmax(1) == val_y
-    return {
-        "temperature": temperature,
-        "mirror_average": bool(use_mirror),
-        "val_int8_single": figures(single),
-        "val_int8_mirror_average": figures(mirrored),
-        "unsure_below": threshold,
-        "unsure_rule": "top probability below the point above which val faces with about that top probability (+-0.05) are right at least half the time",
-        "val_unsure_fraction": float(unsure.mean()),
-        "val_accuracy_unsure": float(right[unsure].mean()) if unsure.any() else None,
-        "val_accuracy_sure": float(right[~unsure].mean()) if (~unsure).any() else None,
-        "reliability": reliability(shown, val_y),
-    }, shown
+    return Calibration(
+        temperature=temperature,
+        mirror_average=bool(use_mirror),
+        val_int8_single=single_figures,
+        val_int8_mirror_average=mirrored_figures,
+        unsure_below=threshold,
+        unsure_rule="top probability below the point above which val faces with about that top probability (+-0.05) are right at least half the time",
+        val_unsure_fraction=float(unsure.mean()),
+        val_accuracy_unsure=float(right[unsure].mean()) if unsure.any() else None,
+        val_accuracy_sure=float(right[~unsure].mean()) if (~unsure).any() else None,
+        reliability=reliability(shown, val_y),
+        val_fp32=val_fp32,
+    ), shown
+
+
+def figures(probs: np.ndarray, y: np.ndarray) -> ValFigures:
+    """Accuracy and how well the probabilities say it (ECE, NLL)."""
+    from emotion_cam.metrics import expected_calibration_error, negative_log_likelihood
+
+    return ValFigures(accuracy=float((probs.argmax(1) == y).mean()), ece=expected_calibration_error(probs, y),
+                      nll=negative_log_likelihood(probs, y), mean_top_probability=float(probs.max(1).mean()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     import argparse
     import json
+    from dataclasses import asdict, replace
     from pathlib import Path
 
     from emotion_cam.classify import card_path, load_card
@@ -199,18 +205,20 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     card = load_card(args.model)
     val = load_cached(args.data, "val", args.cache_dir)
-    calibration, shown_probs = runtime_calibration(args.model, val.x, val.y, card.calibration.get("temperature"))
-    card.calibration = {**card.calibration, **calibration}
+    calibration, shown_probs = runtime_calibration(args.model, val.x, val.y, card.calibration.temperature,
+                                                   card.calibration.val_fp32)
     report = classification_report(val.y, shown_probs.argmax(1))
-    card.metrics = {"split": card.metrics["split"], "mirror_average": calibration["mirror_average"], **report.to_dict()}
+    split = card.metrics.split if card.metrics else f"{args.data} val"
+    plots = card.plots or Plots()
+    card = replace(card, calibration=calibration, metrics=Metrics.from_report(report, split, calibration.mirror_average), plots=plots)
     card.write(card_path(args.model))
-    plot_confusion(report, Path(args.model).parent / "confusion_matrix.png", "int8 model on FER-2013 val (PublicTest)")
-    t = calibration["temperature"]
-    plot_reliability(calibration["reliability"], Path(args.model).parent / "reliability.png",
-                     f"int8 model on FER-2013 val, {'mirror-averaged' if calibration['mirror_average'] else 'single crop'}, "
+    plot_confusion(report, Path(args.model).parent / plots.confusion_matrix, "int8 model on FER-2013 val (PublicTest)")
+    t = calibration.temperature
+    plot_reliability(calibration.reliability, Path(args.model).parent / plots.reliability,
+                     f"int8 model on FER-2013 val, {'mirror-averaged' if calibration.mirror_average else 'single crop'}, "
                      + (f"T = {t:.2f}" if t else "no temperature scaling"))
-    shown = calibration["val_int8_mirror_average" if calibration["mirror_average"] else "val_int8_single"]
-    print(json.dumps({k: v for k, v in calibration.items() if k != "reliability"} | {"shown": shown}, indent=2))
+    shown = asdict(calibration.shown)
+    print(json.dumps({k: v for k, v in asdict(calibration).items() if k not in ("reliability", "val_fp32")} | {"shown": shown}, indent=2))
     return 0
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from emotion_cam.align import anchor_points
+from emotion_cam.align import LANDMARK_SOURCES, anchor_points
+from emotion_cam.card import LandmarkGeometry
 from emotion_cam.detect import HogDetector, YuNetDetector
 from emotion_cam.landmarks import LandmarkPredictor
 from emotion_cam.scan import detect_close_up, sure
@@ -44,7 +45,7 @@ def _points(source: str):
     return points
 
 
-def measure(faces: np.ndarray, limit: int = 3000, seed: int = 0, source: str = "dlib") -> dict:
+def measure(faces: np.ndarray, limit: int = 3000, seed: int = 0, source: str = "dlib") -> LandmarkGeometry:
     """Median eye and nose positions (fractions of the crop side) over up to ``limit`` faces, for ``source``'s landmarks."""
     rng = np.random.default_rng(seed)
     sample = faces[rng.permutation(len(faces))[:limit]]
@@ -62,18 +63,12 @@ def measure(faces: np.ndarray, limit: int = 3000, seed: int = 0, source: str = "
     rows = np.array(rows)
     med = np.median(rows, axis=0)
     iqr = np.percentile(rows, 75, axis=0) - np.percentile(rows, 25, axis=0)
-    r = lambda v: [round(float(a), 4) for a in v]  # noqa: E731
-    return {
-        "left_eye": r(med[0:2]),
-        "right_eye": r(med[2:4]),
-        "nose": r(med[4:6]),
-        "spread_iqr": {"left_eye": r(iqr[0:2]), "right_eye": r(iqr[2:4]), "nose": r(iqr[4:6])},
-        "faces_measured": int(len(rows)),
-        "faces_tried": int(len(sample)),
-        "method": METHODS[source],
-    }
+    r = lambda v: (round(float(v[0]), 4), round(float(v[1]), 4))  # noqa: E731
+    return LandmarkGeometry(left_eye=r(med[0:2]), right_eye=r(med[2:4]), nose=r(med[4:6]),
+                            spread_iqr={"left_eye": r(iqr[0:2]), "right_eye": r(iqr[2:4]), "nose": r(iqr[4:6])},
+                            faces_measured=int(len(rows)), faces_tried=int(len(sample)), method=METHODS[source])
 
 
-def measure_all(faces: np.ndarray, limit: int = 3000) -> dict:
-    """The card's crop geometry: dlib's at the top level (as cards have always had it), each other source under its name."""
-    return {**measure(faces, limit, source="dlib"), "yunet": measure(faces, limit, source="yunet")}
+def measure_all(faces: np.ndarray, limit: int = 3000) -> dict[str, LandmarkGeometry]:
+    """The card's crop geometry, one entry per landmark source."""
+    return {source: measure(faces, limit, source=source) for source in LANDMARK_SOURCES}

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emotion_cam import card as cards
 from emotion_cam.card import ModelCard
 from emotion_cam.classify import EmotionClassifier
 from emotion_cam.dataset import Split, load_folder, resolve
@@ -111,7 +112,7 @@ def keras_report(model, split: Split):
 def tflite_stats(blob: bytes, path: Path, split: Split) -> tuple[dict, float]:
     """Write ``blob`` to ``path``; return its val report (via LiteRT) and median single-thread latency."""
     path.write_bytes(blob)
-    clf = EmotionClassifier(path, num_threads=1, card={"labels": list(EMOTIONS)})
+    clf = EmotionClassifier(path, num_threads=1, card=ModelCard())
     report = classification_report(split.y, predict_all(clf, split.x).argmax(1))
     return report, latency_ms(clf, split.x[0])
 
@@ -122,7 +123,7 @@ def load_data(recipe: Recipe, paths: Paths) -> Data:
     return Data(load_cached(paths.data, "train", paths.cache_dir), load_cached(paths.data, "val", paths.cache_dir))
 
 
-def teach(recipe: Recipe, paths: Paths, data: Data) -> tuple[np.ndarray | None, dict | None]:
+def teach(recipe: Recipe, paths: Paths, data: Data) -> tuple[np.ndarray | None, cards.Distillation | None]:
     """Stage 0: the teachers (trained, resumed or loaded) and their ensemble's soft targets; nothing without teachers."""
     if not recipe.teachers:
         return None, None
@@ -130,13 +131,16 @@ def teach(recipe: Recipe, paths: Paths, data: Data) -> tuple[np.ndarray | None, 
 
     nets = train_teachers(list(recipe.teachers), data.train, data.val, paths.runs,
                           Path(paths.teacher_durable) if paths.teacher_durable else None, recipe.train.threads)
+    from training.teachers import TEACHERS
+
     accuracy = lambda p: float((p.argmax(1) == data.val.y).mean())  # noqa: E731
-    report = {"teachers": {n: {"arch": net.arch.name, "val_accuracy_mirror_average": accuracy(mirror_probs(net, data.val.x))}
-                           for n, net in nets.items()},
-              "ensemble_val_accuracy_mirror_average": accuracy(ensemble_probs(list(nets.values()), data.val.x)),
-              "weight": recipe.train.distill_weight, "temperature": recipe.train.distill_temperature,
-              "targets": "precomputed once per training face: the teachers' mirror-averaged probabilities, averaged"}
-    log.info("teachers %s; ensemble val accuracy %.4f", report["teachers"], report["ensemble_val_accuracy_mirror_average"])
+    report = cards.Distillation(
+        teachers={n: cards.Teacher(net.arch.name, TEACHERS[n].epochs, accuracy(mirror_probs(net, data.val.x)))
+                  for n, net in nets.items()},
+        ensemble_val_accuracy_mirror_average=accuracy(ensemble_probs(list(nets.values()), data.val.x)),
+        weight=recipe.train.distill_weight, temperature=recipe.train.distill_temperature,
+        targets="precomputed once per training face: the teachers' mirror-averaged probabilities, averaged")
+    log.info("teachers %s; ensemble val accuracy %.4f", report.teachers, report.ensemble_val_accuracy_mirror_average)
     return soft_targets(nets, data.train.x, paths.runs, paths.cache_dir), report
 
 
@@ -164,8 +168,12 @@ def export_to_keras(net, val_split: Split):
 
 
 def prune_and_finetune(base, widths: list[int], base_report: Report, recipe: Recipe, paths: Paths,
-                       data: Data) -> Pruned:
-    """Stage 3: channel pruning in Keras, fine-tuning of the narrower net in PyTorch, back to Keras (nothing with keep 1)."""
+                       data: Data, soft: np.ndarray | None = None) -> Pruned:
+    """Stage 3: channel pruning in Keras, fine-tuning of the narrower net in PyTorch, back to Keras (nothing with keep 1).
+
+    A distilled student is fine-tuned with the same loss it was trained with (the teachers' soft targets), which
+    recovers more of what pruning cost than the hard labels alone.
+    """
     if recipe.keep >= 1.0:
         return Pruned(base, widths, base_report, None)
     from training.convert import from_keras, to_keras
@@ -176,16 +184,19 @@ def prune_and_finetune(base, widths: list[int], base_report: Report, recipe: Rec
     pruned, widths = prune(base, arch, recipe.keep)
     at_once = keras_report(pruned, data.val)
     ft_cfg = recipe.finetune(widths)
-    ft_split = data.train
+    ft_split, ft_soft = data.train, soft
     if recipe.finetune_fraction < 1.0:
         rng = np.random.default_rng(seed)
         keep_idx = np.sort(rng.permutation(len(data.train))[: int(len(data.train) * recipe.finetune_fraction)])
         ft_split = Split(data.train.x[keep_idx], data.train.y[keep_idx], data.train.source)
-    tuned = train(ft_cfg, ft_split, data.val, paths.runs / f"{arch}-pruned", init=from_keras(pruned, arch))
+        ft_soft = None if soft is None else soft[keep_idx]
+    tuned = train(ft_cfg, ft_split, data.val, paths.runs / f"{arch}-pruned", init=from_keras(pruned, arch),
+                  soft_targets=ft_soft)
     return Pruned(to_keras(tuned), widths, at_once, ft_cfg)
 
 
-def tune_class_offsets(model, probs: np.ndarray, recipe: Recipe, val_split: Split) -> tuple[np.ndarray, dict | None]:
+def tune_class_offsets(model, probs: np.ndarray, recipe: Recipe,
+                       val_split: Split) -> tuple[np.ndarray, cards.OffsetEstimate | None]:
     """Stage 4: per-class logit offsets tuned on val, folded into the output layer's bias (zeros when turned off)."""
     from training.calibrate import choose_offsets, fold_into_model
 
@@ -196,21 +207,18 @@ def tune_class_offsets(model, probs: np.ndarray, recipe: Recipe, val_split: Spli
     return offsets, estimate
 
 
-def calibrate_temperature(model, val_split: Split) -> tuple[float, dict]:
+def calibrate_temperature(model, val_split: Split) -> tuple[float, cards.TemperatureFit]:
     """Stage 5: the temperature minimising val NLL of the mirror-averaged probabilities; figures before and after."""
-    from emotion_cam.metrics import expected_calibration_error, negative_log_likelihood
-    from training.calibrate import fit_temperature, scaled
+    from training.calibrate import figures, fit_temperature, scaled
 
     log_p = np.log(np.clip(keras_probs(model, val_split), 1e-12, 1.0))
     log_m = np.log(np.clip(keras_probs(model, Split(val_split.x[:, :, ::-1].copy(), val_split.y, "")), 1e-12, 1.0))
     temperature = fit_temperature(log_p, val_split.y, log_m)
 
-    def figures(t: float) -> dict:
-        p = scaled(log_p, t, log_m)
-        return {"nll": negative_log_likelihood(p, val_split.y), "ece": expected_calibration_error(p, val_split.y),
-                "accuracy": float((p.argmax(1) == val_split.y).mean())}
+    def at(t: float) -> cards.ValFigures:
+        return figures(scaled(log_p, t, log_m), val_split.y)
 
-    return temperature, {"temperature": temperature, "before": figures(1.0), "after": figures(temperature)}
+    return temperature, cards.TemperatureFit(temperature, before=at(1.0), after=at(temperature))
 
 
 def quantise(model, base, recipe: Recipe, paths: Paths, data: Data) -> Quantised:
@@ -229,7 +237,7 @@ def quantise(model, base, recipe: Recipe, paths: Paths, data: Data) -> Quantised
     return Quantised(blob, fp32_blob, single, latency, base_blob, base_report, base_latency, len(rep))
 
 
-def run(recipe: Recipe, paths: Paths) -> dict:
+def run(recipe: Recipe, paths: Paths) -> ModelCard:
     from training.calibrate import fold_temperature, runtime_calibration
     from training.geometry import measure_all
 
@@ -253,7 +261,7 @@ def run(recipe: Recipe, paths: Paths) -> dict:
 
     log.info("stage 3/7: %s", f"structured pruning (keep {recipe.keep:.0%} of channels) and fine-tuning"
              if recipe.keep < 1.0 else "no pruning (--keep 1)")
-    pruned = prune_and_finetune(base, net.widths, base_report, recipe, paths, data)
+    pruned = prune_and_finetune(base, net.widths, base_report, recipe, paths, data, soft)
     pruned_probs = keras_probs(pruned.model, data.val)
     pruned_report = classification_report(data.val.y, pruned_probs.argmax(1))
 
@@ -266,15 +274,15 @@ def run(recipe: Recipe, paths: Paths) -> dict:
     log.info("stage 5/7: temperature scaling on val (with mirror averaging), folded into the output layer")
     temperature, fp32_calibration = calibrate_temperature(pruned.model, data.val)
     fold_temperature(pruned.model, temperature)
-    log.info("temperature %.3f: val NLL %.4f -> %.4f, ECE %.4f -> %.4f", temperature, fp32_calibration["before"]["nll"],
-             fp32_calibration["after"]["nll"], fp32_calibration["before"]["ece"], fp32_calibration["after"]["ece"])
+    log.info("temperature %.3f: val NLL %.4f -> %.4f, ECE %.4f -> %.4f", temperature, fp32_calibration.before.nll,
+             fp32_calibration.after.nll, fp32_calibration.before.ece, fp32_calibration.after.ece)
 
     log.info("stage 6/7: int8 quantisation")
     int8 = quantise(pruned.model, base, recipe, paths, data)
-    calibration, shown_probs = runtime_calibration(paths.out / MODEL_FILE, data.val.x, data.val.y, temperature)
-    calibration["val_fp32"] = fp32_calibration
-    log.info("int8 through LiteRT: %s single, %s mirror-averaged; unsure below %.2f", calibration["val_int8_single"],
-             calibration["val_int8_mirror_average"], calibration["unsure_below"])
+    calibration, shown_probs = runtime_calibration(paths.out / MODEL_FILE, data.val.x, data.val.y, temperature,
+                                                   fp32_calibration)
+    log.info("int8 through LiteRT: %s single, %s mirror-averaged; unsure below %.2f", calibration.val_int8_single,
+             calibration.val_int8_mirror_average, calibration.unsure_below)
     int8_report = classification_report(data.val.y, shown_probs.argmax(1))  # as the app runs it
 
     log.info("stage 7/7: crop geometry and export")
@@ -282,101 +290,87 @@ def run(recipe: Recipe, paths: Paths) -> dict:
         recipe, paths, data, base=base, base_report=base_report, conversion_diff=conversion_diff, pruned=pruned,
         pruned_report=pruned_report, final_report=final_report, offsets=offsets, estimate=estimate, int8=int8,
         int8_report=int8_report, calibration=calibration, geometry=measure_all(data.train.x, limit=recipe.geometry_faces),
-        seconds=time.time() - started)
-    if distillation:
-        card["distillation"] = distillation
-    write_outputs(card, paths, recipe, int8_report, calibration, temperature)
+        distillation=distillation, seconds=time.time() - started)
+    write_outputs(card, paths, recipe, int8_report)
     log.info("done in %.0f s:\n%s", time.time() - started, int8_report.format())
     return card
 
 
 def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, conversion_diff, pruned: Pruned,
                pruned_report, final_report, offsets, estimate, int8: Quantised, int8_report, calibration, geometry,
-               seconds: float) -> dict:
+               distillation: cards.Distillation | None, seconds: float) -> ModelCard:
     """Stage 7: the model card; every figure in it was measured in this run."""
     from training.arch import ARCHITECTURES
     from training.models import count_macs
 
     cfg, model = recipe.train, pruned.model
     arch = ARCHITECTURES[cfg.arch]
-    card = {
-        "name": "EmotionCam FER-2013 emotion CNN",
-        "file": MODEL_FILE,
-        "labels": list(EMOTIONS),
-        "input": {
-            "size": [48, 48], "channels": 1, "dtype": "int8",
-            "normalisation": "grayscale pixel values 0..255 (BGR converted with OpenCV), quantised as round(p / scale + zero_point); the model divides by 255 itself",
-            "scale": None, "zero_point": None,
-        },
-        "output": "int8 softmax over labels; dequantise with the tensor's scale/zero_point",
-        "crop_geometry": geometry,
-        "architecture": {"name": arch.name, "separable": arch.separable, "widths_before_pruning": arch.widths(), "widths": pruned.widths},
-        "params": int(model.count_params()),
-        "macs": count_macs(model),
-        "conversion": {"from": "PyTorch (training.train)", "to": "Keras, then TFLite",
-                       "max_probability_difference_on_val": conversion_diff},
-        "size_bytes": len(int8.blob),
-        "latency_ms_single_thread_median": round(int8.latency_ms, 4),
-        "metrics": {"split": f"{resolve(paths.data, 'val')} (FER-2013 PublicTest)",
-                    "mirror_average": calibration["mirror_average"], **int8_report.to_dict()},
-        "pruning": {
-            "applied": recipe.keep < 1.0,
-            "method": "channel pruning by BatchNorm |gamma| (network slimming), same fraction per conv, rounded to multiples of 4, then fine-tuning"
-                      if recipe.keep < 1.0 else "none (--keep 1): the unpruned int8 model is the shipped one",
-            "keep_fraction": recipe.keep,
-            "before": {"params": int(base.count_params()), "macs": count_macs(base), "int8_size_bytes": len(int8.base_blob),
-                       "int8_latency_ms": round(int8.base_latency_ms, 4), "val_accuracy_fp32": base_report.accuracy,
-                       "val_accuracy_int8": int8.base_report.accuracy},
-            "after_pruning_before_finetune": {"val_accuracy_fp32": pruned.at_once.accuracy},
-            "after": {"params": int(model.count_params()), "macs": count_macs(model), "int8_size_bytes": len(int8.blob),
-                      "int8_latency_ms": round(int8.latency_ms, 4), "val_accuracy_fp32": final_report.accuracy,
-                      "val_accuracy_int8": int8.single.accuracy},
-        },
-        "class_offsets": {
-            "method": "per-class logit offsets maximising val accuracy + macro-F1, added to the softmax layer's bias; kept only if the two-fold estimate (tune on half of val, score the other half) gains",
-            "offsets": dict(zip(EMOTIONS, (round(float(v), 3) for v in offsets))),
-            "val_fp32_before": {"accuracy": pruned_report.accuracy, "macro_f1": pruned_report.macro_f1},
-            "val_fp32_after": {"accuracy": final_report.accuracy, "macro_f1": final_report.macro_f1},
-            "two_fold_estimate": estimate,
-        },
-        "calibration": calibration,
-        "quantisation": {
-            "method": "full-integer post-training quantisation (int8 weights, activations, input, output)",
-            "calibration_faces": int8.faces,
-            "note": "single crops, no mirror averaging, so that fp32 and int8 compare like for like",
-            "val_accuracy_fp32": final_report.accuracy, "val_accuracy_int8": int8.single.accuracy,
-            "val_macro_f1_fp32": final_report.macro_f1, "val_macro_f1_int8": int8.single.macro_f1,
-            "fp32_size_bytes": len(int8.fp32_blob),
-        },
-        "training": {
-            "data": "FER-2013 Training split (28,709 faces), tuned on PublicTest; PrivateTest held back",
-            "faces": int(len(data.train)),
-            "config": asdict(cfg), "initialised_from": paths.init,
-                     "finetune_config": asdict(pruned.finetune) if pruned.finetune else None,
-                     "finetune_fraction": recipe.finetune_fraction,
-            "command": "python -m training.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-            "seconds": round(seconds),
-        },
-    }
-    clf = EmotionClassifier(paths.out / MODEL_FILE, card={"labels": list(EMOTIONS)})
-    card["input"]["scale"], card["input"]["zero_point"] = clf.input_quantisation
-    return card
+    applied = recipe.keep < 1.0
+    scale, zero_point = EmotionClassifier(paths.out / MODEL_FILE, card=ModelCard()).input_quantisation
+    return ModelCard(
+        file=MODEL_FILE,
+        input=cards.InputSpec(scale=scale, zero_point=zero_point),
+        crop_geometry=geometry,
+        architecture=cards.Architecture(arch.name, arch.separable, arch.widths(), list(pruned.widths)),
+        params=int(model.count_params()),
+        macs=count_macs(model),
+        size_bytes=len(int8.blob),
+        latency_ms_single_thread_median=round(int8.latency_ms, 4),
+        metrics=cards.Metrics.from_report(int8_report, f"{resolve(paths.data, 'val')} (FER-2013 PublicTest)",
+                                          calibration.mirror_average),
+        calibration=calibration,
+        conversion=cards.Conversion("PyTorch (training.train) -> Keras -> TFLite", conversion_diff),
+        pruning=cards.Pruning(
+            applied=applied,
+            method="channel pruning by BatchNorm |gamma| (network slimming), same fraction per conv, rounded to multiples of 4, then fine-tuning"
+                   if applied else "none (--keep 1): the unpruned int8 model is the shipped one",
+            keep_fraction=recipe.keep,
+            before=cards.PruningStage(int(base.count_params()), count_macs(base), len(int8.base_blob),
+                                      round(int8.base_latency_ms, 4), base_report.accuracy, int8.base_report.accuracy),
+            after=cards.PruningStage(int(model.count_params()), count_macs(model), len(int8.blob), round(int8.latency_ms, 4),
+                                     final_report.accuracy, int8.single.accuracy),
+            val_accuracy_fp32_before_finetune=pruned.at_once.accuracy,
+            finetune_loss="distillation" if applied and cfg.distill_weight else "hard labels"),
+        class_offsets=cards.ClassOffsets(
+            method="per-class logit offsets maximising val accuracy + macro-F1, added to the softmax layer's bias; kept only if the two-fold estimate (tune on half of val, score the other half) gains",
+            offsets=dict(zip(EMOTIONS, (round(float(v), 3) for v in offsets))),
+            val_fp32_before=cards.Score(pruned_report.accuracy, pruned_report.macro_f1),
+            val_fp32_after=cards.Score(final_report.accuracy, final_report.macro_f1),
+            two_fold_estimate=estimate),
+        quantisation=cards.Quantisation(
+            method="full-integer post-training quantisation (int8 weights, activations, input, output)",
+            calibration_faces=int8.faces,
+            note="single crops, no mirror averaging, so that fp32 and int8 compare like for like",
+            val_accuracy_fp32=final_report.accuracy, val_accuracy_int8=int8.single.accuracy,
+            val_macro_f1_fp32=final_report.macro_f1, val_macro_f1_int8=int8.single.macro_f1,
+            fp32_size_bytes=len(int8.fp32_blob)),
+        distillation=distillation,
+        training=cards.Training(
+            data="FER-2013 Training split (28,709 faces), tuned on PublicTest; PrivateTest held back",
+            faces=int(len(data.train)),
+            config=asdict(cfg),
+            command="python -m training.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            seconds=round(seconds),
+            initialised_from=paths.init,
+            finetune_config=asdict(pruned.finetune) if pruned.finetune else None,
+            finetune_fraction=recipe.finetune_fraction),
+        plots=cards.Plots(),
+    )
 
 
-def write_outputs(card: dict, paths: Paths, recipe: Recipe, int8_report: Report, calibration: dict,
-                  temperature: float) -> None:
+def write_outputs(card: ModelCard, paths: Paths, recipe: Recipe, int8_report: Report) -> None:
     """The card beside the model, and the figures the README shows."""
     from training.report import plot_confusion, plot_curves, plot_reliability
 
-    arch = recipe.train.arch
-    ModelCard.from_dict(card).write((paths.out / MODEL_FILE).with_suffix(".json"))
-    plot_confusion(int8_report, paths.out / "confusion_matrix.png", "int8 model on FER-2013 val (PublicTest)")
-    plot_reliability(calibration["reliability"], paths.out / "reliability.png",
-                     f"int8 model on FER-2013 val, {'mirror-averaged' if calibration['mirror_average'] else 'single crop'}, "
-                     f"T = {temperature:.2f}")
+    arch, cal, plots = recipe.train.arch, card.calibration, card.plots
+    card.write((paths.out / MODEL_FILE).with_suffix(".json"))
+    plot_confusion(int8_report, paths.out / plots.confusion_matrix, "int8 model on FER-2013 val (PublicTest)")
+    plot_reliability(cal.reliability, paths.out / plots.reliability,
+                     f"int8 model on FER-2013 val, {'mirror-averaged' if cal.mirror_average else 'single crop'}, "
+                     f"T = {cal.temperature:.2f}")
     plot_curves({"training": paths.runs / arch / "log.csv", "fine-tuning after pruning": paths.runs / f"{arch}-pruned" / "log.csv"},
-                paths.out / "training_curves.png")
+                paths.out / plots.training_curves)
 
 
 def main(argv: list[str] | None = None) -> int:
