@@ -8,14 +8,12 @@ Cold start is from process start to the first classified frame, in fresh
 processes, whole and phase by phase. Flicker is the number of changes of the
 shown label per second of video, for the raw per-frame argmax and for the
 smoothed label. Live recall compares the live boxes on every 5th frame with a
-yardstick that is not the live detector alone: the union of a thorough HOG pass
-(twice the size: frontal faces from about 40 px) and a thorough YuNet look (as for
-a still: faces from 14 px); a live box that overlaps no such face and has no face
-under it on a permissive close look (either detector) is a false track.
+yardstick that is not the live detector alone (``emotion_cam.yardstick``: two
+thorough detectors together, corrected by hand marks on the shared videos); a live
+box on no reference face with no face under it is a false track.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import resource
@@ -30,12 +28,10 @@ import numpy as np
 import psutil
 
 from emotion_cam.capture import Player, Source, SourceError, frames
-from emotion_cam.detect import HogDetector, YuNetDetector
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import main_face
-from emotion_cam.scan import concat, find_faces, lifted, look_around, nms
-from emotion_cam.boxes import iou_matrix
+from emotion_cam.yardstick import Judged, VideoMarks, Yardstick, live_recall
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
 MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "videos"
@@ -119,7 +115,7 @@ class _Pass:
     raw_labels: list[int | str | None]
     shown_labels: list[int | str | None]
     bar_labels: list[int | str | None]
-    checked: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (reference boxes, live boxes, live box on a face?)
+    checked: list[Judged]
     faces: list[int]
     size: tuple[int, int]
     fps: float
@@ -134,35 +130,6 @@ def _pct(values) -> dict[str, float]:
 REFERENCE_EVERY = 5
 
 
-class Yardstick:
-    """The faces of a frame as two thorough detectors see them together, and a permissive look under a box."""
-
-    def __init__(self) -> None:
-        self.hog, self.yunet = HogDetector(), YuNetDetector()
-        self.loose_hog, self.loose_yunet = HogDetector(threshold=-0.5), YuNetDetector(threshold=0.5)
-
-    def faces(self, frame: np.ndarray) -> np.ndarray:
-        """HOG at 2x (its 80 px window finds faces from about 40 px) and YuNet's thorough look; in a dark frame
-        YuNet also looks at it brightened, as the live passes do, so that dim faces count as faces."""
-        bright = lifted(frame)
-        looks = [self.hog.detect(frame, 2.0), find_faces(self.yunet, frame, 14)]
-        if bright is not frame:
-            looks.append(find_faces(self.yunet, bright, 14))
-        return nms(concat(looks)).boxes
-
-    def face_near(self, frame: np.ndarray, box: np.ndarray) -> bool:
-        """Is there a face under a live box? The yardstick misses faces that look down or sit small; in a dark frame
-        it also looks at the frame brightened as the live passes see it (a dim face is still a face)."""
-        bright = lifted(frame)
-        for image in (frame,) if bright is frame else (frame, bright):
-            for detector, sizes in ((self.loose_yunet, (64, 96)), (self.loose_hog, (100, 140))):
-                for face_px in sizes:
-                    dets = look_around(image, box, detector, face_px=face_px)
-                    if len(dets) and iou_matrix(box[None], dets.boxes).max() >= 0.2:
-                        return True
-        return False
-
-
 def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | None, limit: int | None,
               reference: Yardstick | None = None, realtime: bool = False) -> _Pass:
     """Every frame as fast as it goes, or with ``realtime`` at the video's frame rate, dropping the frames
@@ -174,9 +141,10 @@ def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | N
     annotator = Annotator()
     pipeline.reset()
     run = _Pass({s: [] for s in STAGES}, [], [], [], [], [], [], (0, 0), fps_video)
-    looks: list[tuple[np.ndarray, np.ndarray]] = []  # (frame, live boxes) to judge after a real-time pass
+    looks: list[tuple[np.ndarray, np.ndarray, int]] = []  # (frame, live boxes, index) to judge after a real-time pass
+    marks: VideoMarks | None = None
     try:
-        for index in itertools.count():
+        while True:
             if limit is not None and player.index >= limit:
                 break
             player.wait()
@@ -188,7 +156,7 @@ def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | N
             run.dropped += got.skipped  # the app shows a later frame instead
             t, frame = got.t, got.image
             run.stages["decode"].append((t1 - t0) * 1000)
-            sampled = reference is not None and index % REFERENCE_EVERY == 0
+            sampled = reference is not None and got.index % REFERENCE_EVERY == 0  # the frames the hand marks are on
             clean = frame.copy() if sampled else None  # the overlay is drawn into ``frame``; the yardstick looks at the frame
             t1 = time.perf_counter()
             result = pipeline.process_frame(frame, t)
@@ -206,18 +174,16 @@ def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | N
             run.shown_labels.append(main.shown_label if main is not None else None)  # "unsure" is a label too
             run.bar_labels.append(main.label if main is not None else None)
             if sampled:  # untimed: the thorough look is the yardstick
-                looks.append((clean, np.array([f.box for f in result.faces], np.float32).reshape(-1, 4)))
+                if marks is None:
+                    marks = VideoMarks.load(str(source), run.size) or VideoMarks(REFERENCE_EVERY, {})
+                looks.append((clean, np.array([f.box for f in result.faces], np.float32).reshape(-1, 4), got.index))
                 if not realtime:  # judged now, so that peak memory is the pipeline's; real-time play cannot wait for it
-                    run.checked.append(_judge(reference, *looks.pop()))
+                    clean, live, at = looks.pop()
+                    run.checked.append(reference.judge(clean, live, marks.at(at)))
     finally:
         cap.release()
-    run.checked += [_judge(reference, clean, live) for clean, live in looks]
+    run.checked += [reference.judge(clean, live, marks.at(at)) for clean, live, at in looks]
     return run
-
-
-def _judge(reference: Yardstick, frame: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(faces the yardstick finds, the live boxes, which live boxes have a face under them)."""
-    return reference.faces(frame), live, np.array([reference.face_near(frame, b) for b in live], bool)
 
 
 def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | None = None, limit: int | None = None,
@@ -263,20 +229,6 @@ def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] |
         detect_every=pipeline.scanner.intervals((first.size[1], first.size[0])),
         cpu_steal_percent=steal_percent(ticks, cpu_ticks()),
     )
-
-
-def live_recall(checked: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict:
-    """Recall of the live boxes against the reference faces, and live boxes on no face per 1,000 checked frames."""
-    found = total = false = 0
-    for truth, live, on_face in checked:
-        iou = iou_matrix(truth, live)
-        total += len(truth)
-        found += int((iou.max(1) >= 0.3).sum()) if len(live) else 0
-        unmatched = iou.max(0) < 0.1 if len(truth) else np.ones(len(live), bool)
-        false += int((unmatched & ~on_face).sum())
-    return {"live_recall": round(found / total, 4) if total else None,
-            "false_tracks_per_1000_frames": round(1000 * false / len(checked), 1) if checked else None,
-            "reference_faces": total}
 
 
 COLD_PHASES = ("imports", "init", "open", "first frame")

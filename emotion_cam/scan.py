@@ -51,6 +51,25 @@ def nms(dets: Detections, iou: float = 0.4) -> Detections:
     return dets[np.sort(np.asarray(keep, int).reshape(-1))]
 
 
+def drop_head_tops(dets: Detections) -> Detections:
+    """Without the boxes on the top of a head whose face has its own, surer box just below it.
+
+    YuNet boxes the hair and forehead of a face that looks down (a walker watching their step) besides the face
+    itself. Two faces of one size cannot sit that close one above the other: their heads would overlap.
+    """
+    if len(dets) < 2:
+        return dets
+    b = dets.boxes
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    # [i, j]: box i sits on the head above box j's face
+    ratio = h[:, None] / np.maximum(h[None, :], 1e-6)
+    rise = (cy[None, :] - cy[:, None]) / np.maximum(h[None, :], 1e-6)
+    above = ((np.abs(cx[:, None] - cx[None, :]) < 0.5 * w[None, :]) & (rise > 0.25) & (rise < 0.9)
+             & (ratio > 0.7) & (ratio < 1.3) & (dets.scores[None, :] > dets.scores[:, None]))
+    return dets[~above.any(1)]
+
+
 def concat(parts: list[Detections]) -> Detections:
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -88,7 +107,7 @@ def find_faces(detector: FaceDetector, image: np.ndarray, min_face: float) -> De
     coarse = (detector.native_side or 640) / max(image.shape[:2])
     if abs(np.log(coarse / scale)) > np.log(1.15):
         found.append(detector.detect(image, coarse))
-    dets = sure(detector, nms(concat(found)))
+    dets = sure(detector, drop_head_tops(nms(concat(found))))
     dets = dets[np.minimum(dets.boxes[:, 2] - dets.boxes[:, 0], dets.boxes[:, 3] - dets.boxes[:, 1]) >= 0.75 * min_face]
     if not len(dets):
         return sure(detector, detect_close_up(detector, image))
@@ -159,6 +178,7 @@ class Scanner:
     """
 
     MATCH_IOU = 0.3  # a late face and a track's box from the same frame are one face from this overlap
+    FRESH_FRAMES = 1  # a new face from a pass this many frames old is taken where it was found (a face barely moves)
 
     def __init__(self, looker: FaceDetector, min_face: float, every: int = 0, idle_every: int = 0, max_every: int = 5,
                  pass_pixels: float = 20_000, background: Callable[[], FaceDetector] | None = None):
@@ -213,7 +233,10 @@ class Scanner:
                 return self._pass(self.looker, self._seen(frame), not tracks)
             if self._running is None:
                 self._since_pass, self._due = 0, False
-                self._running = _InFlight(self._pool.submit(self._pass, self._background, self._seen(frame), not tracks),
+                seen = self._seen(frame)
+                # The caller draws its overlay into the frame while the pass still reads it: the pass gets its own copy.
+                seen = seen.copy() if seen is frame else seen
+                self._running = _InFlight(self._pool.submit(self._pass, self._background, seen, not tracks),
                                           {i: b.copy() for i, b in tracks.items()})
         return found
 
@@ -239,12 +262,12 @@ class Scanner:
         return self._last_seen[1]
 
     def _pass(self, detector: FaceDetector, frame: np.ndarray, close_up: bool) -> Detections:
-        dets = detector.detect(frame, pass_scale(detector, frame.shape, self.min_face))
+        dets = drop_head_tops(detector.detect(frame, pass_scale(detector, frame.shape, self.min_face)))
         return detect_close_up(detector, frame) if close_up and not len(sure(detector, dets)) else dets
 
     def _bring_forward(self, done: _InFlight, frame: np.ndarray, tracks: dict[int, np.ndarray]) -> Detections:
         """A pass's faces in an earlier frame, brought to this one: a face matched to a track moves as the track has
-        moved since; a new face is looked for again near where it was."""
+        moved since; a new face is taken where it was if the pass is a frame old, else looked for again near there."""
         dets = done.future.result()
         ids = [i for i in done.boxes if i in tracks]
         then = np.array([done.boxes[i] for i in ids], np.float32).reshape(-1, 4)
@@ -254,6 +277,10 @@ class Scanner:
             d = tracks[ids[r]] - then[r]
             moved.append(dets[[c]].shifted(float(d[0] + d[2]) / 2, float(d[1] + d[3]) / 2))
         for c in sorted(set(range(len(dets))) - {c for _, c in pairs}):
-            if dets.scores[c] >= self.looker.threshold:  # a new face; empty if it turned away or hid since
+            if dets.scores[c] < self.looker.threshold:
+                continue
+            if self._since_pass <= self.FRESH_FRAMES:  # a new face, a frame old: where the pass found it
+                moved.append(dets[[c]])
+            else:  # found again near where it was; empty if it turned away or hid since
                 moved.append(sure(self.looker, find_near(frame, dets.boxes[c], self.looker)))
         return concat(moved)

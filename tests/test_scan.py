@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion_cam.bench import Yardstick
+from emotion_cam.yardstick import Yardstick
 from emotion_cam.capture import Source, frames
 from emotion_cam.detect import Detections, YuNetDetector
 from emotion_cam.pipeline import Pipeline, PipelineConfig
-from emotion_cam.scan import Scanner, nms, pass_scale
+from emotion_cam.scan import Scanner, drop_head_tops, nms, pass_scale
 from emotion_cam.boxes import iou_matrix
 
 
@@ -35,6 +35,17 @@ def test_overlapping_boxes_of_one_face_merge_into_the_best():
     assert merged.boxes.tolist() == [[2, 2, 52, 52], [100, 0, 150, 50]]
 
 
+def test_a_box_on_the_top_of_a_head_above_its_surer_face_box_goes():
+    """YuNet boxes the hair of a walker looking down besides the face (crowd_1080p, frames 55-85); a face beside
+    another, or one of another size behind it, stays."""
+    face, hair = [519, 596, 611, 713], [547, 545, 625, 639]
+    neighbour, far_behind = [640, 560, 730, 677], [560, 520, 590, 556]
+    dets = Detections(np.array([face, hair, neighbour, far_behind], np.float32), np.array([0.88, 0.77, 0.8, 0.7], np.float32))
+    assert drop_head_tops(dets).boxes.tolist() == [face, neighbour, far_behind]
+    surer_top = Detections(np.array([face, hair], np.float32), np.array([0.7, 0.77], np.float32))
+    assert len(drop_head_tops(surer_top)) == 2  # only a box less sure than the face below it goes
+
+
 def test_small_faces_in_1080p_get_live_boxes(videos_dir):
     """crowd_1080p.mp4: after the first pass the live boxes cover >= 90% of the faces the yardstick finds (thorough HOG
     at 2x and YuNet as for a still, together), and every live box has a face under it."""
@@ -58,16 +69,13 @@ def test_small_faces_in_1080p_get_live_boxes(videos_dir):
 
 
 def test_background_detection_keeps_up_with_a_video_played_in_real_time(videos_dir):
-    """As the app plays short_hamilton_clip.mp4: detection beside the frames, boxes still on >= 80% of the faces the
-    yardstick finds, through its three scene cuts (the misses are the blurred, dark audience of one shot), and a
-    bounded number of boxes that neither detector calls a face. Since dark frames are searched brightened, the
-    live passes box dim audience faces of 35-60 px that even the yardstick's close look does not confirm: all
-    22 such boxes in one run were looked at and were faces (7 of the 55 checked frames had one). The bound
-    still catches boxes on coats or curtains, which would come in every frame of a shot."""
+    """As the app plays short_hamilton_clip.mp4: detection beside the frames, boxes still on >= 90% of the faces the
+    yardstick finds with its hand marks (the dim audience faces the detectors miss are marked), through its three
+    scene cuts, and at most two boxes on no face in its 55 checked frames."""
     from emotion_cam.bench import bench_video
 
     pipeline = Pipeline(PipelineConfig(background_detection=True))
     report = bench_video(pipeline, str(videos_dir / "short_hamilton_clip.mp4"), realtime=True)
     assert report.cuts == 3 and report.reference_faces >= 30
-    assert report.live_recall >= 0.8
-    assert report.false_tracks_per_1000_frames <= 200  # per 1,000 checked frames: eleven of its 55
+    assert report.live_recall >= 0.9
+    assert report.false_tracks_per_1000_frames <= 40  # per 1,000 checked frames: two of its 55
