@@ -376,3 +376,20 @@ def test_a_student_is_distilled_from_a_teacher_ensemble(tiny_fer, tmp_path, monk
     with pytest.raises(ValueError, match="was made with"):
         train(TrainConfig(arch="compact", epochs=1, batch_size=12, threads=1, distill_weight=0.5), tr, va,
               tmp_path / "student", soft_targets=q)
+
+
+def test_the_distillation_pilot_compares_each_setting_with_hard_labels(tiny_fer, tmp_path, monkeypatch):
+    """One run per (weight, temperature) and one hard-label baseline, each scored on val and written down."""
+    from training import teachers
+    from training.distill_pilot import main, settings
+    from training.train import TrainConfig
+
+    assert settings([0, 0.5, 0.8], [2, 4]) == [(0, 2), (0.5, 2), (0.5, 4), (0.8, 2), (0.8, 4)]
+    monkeypatch.setitem(teachers.TEACHERS, "tiny-a", TrainConfig(arch="compact", epochs=1, batch_size=12, seed=1))
+    assert main(["--data", str(tiny_fer), "--teachers", "tiny-a", "--weights", "0,0.7", "--temperatures", "3",
+                 "--arch", "compact", "--epochs", "1", "--batch-size", "12", "--threads", "1", "--runs", str(tmp_path / "runs"),
+                 "--durable", str(tmp_path / "durable"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    rows = json.loads((tmp_path / "runs" / "pilot" / "results.json").read_text())["rows"]
+    assert [(r["run"], r["weight"], r["temperature"]) for r in rows] == [("hard-labels", 0, None), ("w0.7-t3", 0.7, 3)]
+    assert all(0 <= r["val_accuracy_mirror_average"] <= 1 for r in rows)
+    assert (tmp_path / "runs" / "pilot" / "w0.7-t3" / "best.pt").exists()
