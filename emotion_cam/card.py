@@ -17,6 +17,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 from emotion_cam.labels import EMOTIONS
+from emotion_cam.metrics import Report
 
 Point = tuple[float, float]
 
@@ -66,25 +67,15 @@ class Conversion:
 
 
 @dataclass
-class Metrics:
+class Metrics(Report):
     """The shipped model on FER-2013 val, run as the app runs it (its mirror-averaging choice)."""
 
-    split: str
-    mirror_average: bool
-    accuracy: float
-    macro_f1: float
-    precision: list[float]
-    recall: list[float]
-    f1: list[float]
-    support: list[int]
-    confusion: list[list[int]]  # rows: true class, columns: predicted class
+    split: str = ""
+    mirror_average: bool = False
 
     @classmethod
-    def from_report(cls, report, split: str, mirror_average: bool) -> "Metrics":
-        """From an ``emotion_cam.metrics.Report``."""
-        return cls(split=split, mirror_average=mirror_average, accuracy=report.accuracy, macro_f1=report.macro_f1,
-                   precision=list(report.precision), recall=list(report.recall), f1=list(report.f1),
-                   support=list(report.support), confusion=[list(r) for r in report.confusion])
+    def from_report(cls, report: Report, split: str, mirror_average: bool) -> "Metrics":
+        return cls(**asdict(report), split=split, mirror_average=mirror_average)
 
 
 @dataclass
