@@ -338,8 +338,8 @@ def test_recording_three_seconds_gives_a_playable_mp4_and_its_csv(live, qtbot, t
     qtbot.wait(3000)
     qtbot.keyClick(live, "r", modifier=Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: bool(finished), timeout=10_000)
-    video, table, frames = finished[0]
-    assert live.rec_label.text() == "" and not live.record_action.isChecked()
+    video, table, frames = finished[0]  # the lambda runs in the worker's thread: the window hears of it just after
+    qtbot.waitUntil(lambda: live.rec_label.text() == "" and not live.record_action.isChecked(), timeout=5_000)
     assert 50 <= frames <= 120  # about 3 s of a 30 fps video
     cap = cv2.VideoCapture(video)
     size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
