@@ -18,6 +18,7 @@ from pathlib import Path
 
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.metrics import Report
+from emotion_cam.outputs import write_bytes
 
 Point = tuple[float, float]
 
@@ -271,7 +272,7 @@ class ModelCard:
             raise CardError(f"{path}: unreadable model card ({exc})") from None
 
     def write(self, path: str | os.PathLike) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        write_bytes(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())  # temporary file, then rename
 
 
 def _drop_empty(d: dict) -> dict:

@@ -20,6 +20,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from emotion_cam.outputs import write_bytes
 from training.split_cache import load_cached
 from training.train import TrainConfig
 
@@ -53,7 +54,7 @@ def run_pilot(data: str, teachers: list[str], weights: list[float], temperatures
         log.info("%s: val accuracy %.4f (mirror-averaged, float32)", name, accuracy)
     out = runs / "pilot" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"teachers": teachers, "arch": base.arch, "rows": rows}, indent=2) + "\n")
+    write_bytes(out, (json.dumps({"teachers": teachers, "arch": base.arch, "rows": rows}, indent=2) + "\n").encode())
     return rows
 
 
