@@ -36,6 +36,7 @@ class PipelineConfig:
     smoothing_s: float = 0.35  # time constant of the probability EMA
     max_age_s: float = 1.0  # drop a track not re-detected for this long
     reconfirm_s: float = 0.4  # a track unconfirmed this long gets a close look, one a frame
+    drift_likeness: float = 0.6  # a followed box that looks less like its confirmed face than this gets a close look
     classify_budget: int = 4  # faces re-classified per frame; in a larger crowd they take turns, a new face at once
     threads: int = 1  # OpenCV and LiteRT threads
     background_detection: bool = False  # the app: detection passes run beside the frames, which never wait for them
@@ -157,9 +158,10 @@ class Pipeline:
             dets = self.scanner.detect(frame, {tr.track_id: tr.box for tr in self.tracker.tracks})
         with timed("track"):
             missed = [] if dets is None else self.tracker.update(dets, t, new=self.scanner.is_new_face(dets))
-            # A track the pass missed, or else the one unconfirmed longest (a face that turned away or went behind
-            # someone would keep its box), gets a close look.
-            doubtful = missed or self.tracker.oldest_unconfirmed(t, self.config.reconfirm_s)
+            # A track the pass missed or whose box no longer looks like its face, or else the one unconfirmed
+            # longest (a face that turned away or went behind someone would keep its box), gets a close look.
+            doubtful = missed + [tr for tr in self.tracker.drifted(self.config.drift_likeness) if tr not in missed]
+            doubtful = doubtful or self.tracker.oldest_unconfirmed(t, self.config.reconfirm_s)
         with timed("detect"):
             looks = self.scanner.look_again(frame, [tr.box for tr in doubtful])
         with timed("track"):

@@ -46,6 +46,20 @@ def move_boxes(prev: np.ndarray, gray: np.ndarray, boxes: list[np.ndarray]) -> l
     return moved
 
 
+def likeness_patch(gray: np.ndarray, box: np.ndarray, side: int = 16) -> np.ndarray | None:
+    """What is under ``box``, as a tiny zero-mean, unit-norm patch: two of them compared by a dot product (their
+    normalised cross-correlation) tell whether a followed box still shows the face it was confirmed on."""
+    h, w = gray.shape[:2]
+    x1, y1 = int(max(0, box[0])), int(max(0, box[1]))
+    x2, y2 = int(min(w, box[2])), int(min(h, box[3]))
+    if x2 - x1 < 4 or y2 - y1 < 4:
+        return None
+    patch = cv2.resize(gray[y1:y2, x1:x2], (side, side), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    patch -= patch.mean()
+    norm = float(np.linalg.norm(patch))
+    return patch / norm if norm > 1e-3 else None
+
+
 @dataclass
 class SceneThumb:
     """A tiny grayscale copy of a frame and its histogram, to notice cuts between consecutive frames."""
@@ -76,11 +90,14 @@ class Track:
     last_confirmed: float  # time of the last detection that found this face
     score: float = 0.0
     landmarks: np.ndarray | None = None  # (5, 2) the detector's points, moved with the box since
+    confirmed_look: np.ndarray | None = None  # ``likeness_patch`` of the box where it was confirmed (taken at the next follow)
+    likeness: float = 1.0  # how much the followed box still looks like that (normalised cross-correlation)
 
     def take(self, dets: Detections, i: int, t: float) -> None:
         """This track's face is detection ``i`` of ``dets``, seen at time ``t``."""
         self.box, self.score, self.last_confirmed = dets.boxes[i].astype(np.float32), float(dets.scores[i]), t
         self.landmarks = None if dets.landmarks is None else dets.landmarks[i].astype(np.float32)
+        self.confirmed_look, self.likeness = None, 1.0
 
 
 class Tracker:
@@ -141,6 +158,11 @@ class Tracker:
         old = [tr for tr in self.tracks if t - tr.last_confirmed > older_than_s]
         return [min(old, key=lambda tr: tr.last_confirmed)] if old else []
 
+    def drifted(self, below: float) -> list[Track]:
+        """The tracks whose followed box no longer looks like the face it was confirmed on (likeness under
+        ``below``): the flow carried it onto a door frame after the face left, or onto a passer-by's coat."""
+        return [tr for tr in self.tracks if tr.likeness < below]
+
     def settle(self, tracks: list[Track], looks: list[Detections], t: float) -> None:
         """A closer look at each of ``tracks``: a track whose look found its face (one detection) takes it; the
         others are dropped (the face turned away, went behind someone, or the box drifted off it)."""
@@ -180,18 +202,23 @@ class Tracker:
         """
         if not self.tracks:
             return False
+        for tr in self.tracks:
+            if tr.confirmed_look is None:  # confirmed in ``prev``, where its box still is
+                tr.confirmed_look = likeness_patch(prev, tr.box)
         if gray.shape[1] > self.FLOW_MAX_WIDTH:  # a large frame: followed at half size, a quarter of the work
             half = [tr.box / 2 for tr in self.tracks]
             moved = [None if b is None else b * 2 for b in move_boxes(self._half(prev), self._half(gray), half)]
         else:
             moved = move_boxes(prev, gray, [tr.box for tr in self.tracks])
         for tr, box in zip(self.tracks, moved):
-            if box is None:
-                continue
-            if tr.landmarks is not None:  # the same shift and scale as the box
-                scale = (box[2] - box[0]) / max(tr.box[2] - tr.box[0], 1e-6)
-                tr.landmarks = (tr.landmarks - (tr.box[:2] + tr.box[2:]) / 2) * scale + (box[:2] + box[2:]) / 2
-            tr.box = box
+            if box is not None:
+                if tr.landmarks is not None:  # the same shift and scale as the box
+                    scale = (box[2] - box[0]) / max(tr.box[2] - tr.box[0], 1e-6)
+                    tr.landmarks = (tr.landmarks - (tr.box[:2] + tr.box[2:]) / 2) * scale + (box[:2] + box[2:]) / 2
+                tr.box = box
+            now = likeness_patch(gray, tr.box)
+            if tr.confirmed_look is not None and now is not None:
+                tr.likeness = float(tr.confirmed_look @ now)
         return any(box is None for box in moved)
 
     def _half(self, gray: np.ndarray) -> np.ndarray:

@@ -80,6 +80,21 @@ def test_following_moves_the_box_and_its_landmarks_with_the_image(shape):
     np.testing.assert_allclose(tr.tracks[0].landmarks, points[0] + [9, 6], atol=1.0)
 
 
+def test_a_box_left_on_the_background_after_its_face_went_is_told_from_one_that_follows_its_face():
+    scene, face = texture(seed=3), texture(seed=4)
+    before = scene.copy()
+    before[80:160, 100:160] = face[80:160, 100:160]  # a face in front of a still background
+    moved = np.roll(before, 5, axis=1)  # the camera pans: the face is still under its box
+    gone = scene.copy()  # the face walked out between frames: only the background is left where it was
+    tr = Tracker()
+    tr.update(dets([100, 80, 160, 160]), 0.0)
+    tr.follow(before, moved)
+    assert tr.drifted(below=0.6) == []
+    tr.update(dets(tr.tracks[0].box.tolist()), 0.1)  # confirmed again: compared with how it looks now
+    tr.follow(moved, np.roll(gone, 5, axis=1))
+    assert tr.drifted(below=0.6) == tr.tracks
+
+
 def test_boxes_that_left_the_frame_are_dropped():
     tr = Tracker()
     tr.update(dets([10, 10, 60, 60], [300, 10, 400, 60]), 0.0)
