@@ -393,3 +393,11 @@ def test_the_distillation_pilot_compares_each_setting_with_hard_labels(tiny_fer,
     assert [(r["run"], r["weight"], r["temperature"]) for r in rows] == [("hard-labels", 0, None), ("w0.7-t3", 0.7, 3)]
     assert all(0 <= r["val_accuracy_mirror_average"] <= 1 for r in rows)
     assert (tmp_path / "runs" / "pilot" / "w0.7-t3" / "best.pt").exists()
+    assert json.loads((tmp_path / "durable" / "pilot" / "results.json").read_text())["rows"] == rows
+    kept = (tmp_path / "durable" / "pilot" / "w0.7-t3" / "best.pt").stat().st_mtime_ns
+    shutil.rmtree(tmp_path / "runs")  # a new machine: the pilot's runs come back from their durable copies, untrained
+    assert main(["--data", str(tiny_fer), "--teachers", "tiny-a", "--weights", "0,0.7", "--temperatures", "3",
+                 "--arch", "compact", "--epochs", "1", "--batch-size", "12", "--threads", "1", "--runs", str(tmp_path / "runs"),
+                 "--durable", str(tmp_path / "durable"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert json.loads((tmp_path / "runs" / "pilot" / "results.json").read_text())["rows"] == rows
+    assert (tmp_path / "durable" / "pilot" / "w0.7-t3" / "best.pt").stat().st_mtime_ns == kept

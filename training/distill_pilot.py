@@ -6,8 +6,9 @@
 Each setting trains the student's architecture for a few epochs on one short schedule
 (the same for all, so they compare like for like), from the teachers' ensemble
 targets as ``training.reproduce`` computes them; weight 0 is the hard-label baseline.
-Every run resumes from its own folder under ``RUNS/pilot``, so an interrupted pilot
-picks up where it stopped. The table goes to the log and to ``RUNS/pilot/results.json``;
+Every run resumes from its own folder under ``RUNS/pilot``, and from its durable copy
+under ``DURABLE/pilot`` on a new machine, so an interrupted pilot picks up where it
+stopped. The table goes to the log and to ``results.json`` in both folders;
 the long run is then started by hand with the chosen ``--distill-weight`` and
 ``--distill-temperature`` (a pilot of a few epochs favours what pays off early, so
 its choice is a judgement, not an automatic one).
@@ -47,14 +48,16 @@ def run_pilot(data: str, teachers: list[str], weights: list[float], temperatures
     for weight, temperature in settings(weights, temperatures):
         cfg = replace(base, distill_weight=weight, distill_temperature=temperature)
         name = f"w{weight:g}-t{temperature:g}" if weight else "hard-labels"
-        net = train(cfg, train_split, val_split, runs / "pilot" / name, soft_targets=soft if weight else None)
+        net = train(cfg, train_split, val_split, runs / "pilot" / name, soft_targets=soft if weight else None,
+                    durable=durable / "pilot" / name if durable else None)
         accuracy = float((mirror_probs(net, val_split.x).argmax(1) == val_split.y).mean())
         rows.append({"run": name, "weight": weight, "temperature": temperature if weight else None,
                      "epochs": cfg.epochs, "val_accuracy_mirror_average": accuracy})
         log.info("%s: val accuracy %.4f (mirror-averaged, float32)", name, accuracy)
-    out = runs / "pilot" / "results.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(out, (json.dumps({"teachers": teachers, "arch": base.arch, "rows": rows}, indent=2) + "\n").encode())
+    table = (json.dumps({"teachers": teachers, "arch": base.arch, "rows": rows}, indent=2) + "\n").encode()
+    for folder in [runs] + ([durable] if durable else []):
+        (folder / "pilot").mkdir(parents=True, exist_ok=True)
+        write_bytes(folder / "pilot" / "results.json", table)
     return rows
 
 
