@@ -30,6 +30,8 @@ TEACHERS: dict[str, TrainConfig] = {
     "wide": TrainConfig(arch="wide", epochs=150, mixup=0.2, seed=11),
     "large-sgd": TrainConfig(arch="large", epochs=80, optimizer="sgd", lr=0.05, weight_decay=5e-4, mixup=0.2, crop=44,
                             seed=22),
+    # Model v2's own long run (the shipped student's recipe; teacher-mid/ holds the same files as checkpoints/mid/).
+    "mid": TrainConfig(arch="mid", epochs=100, seed=1234),
 }
 
 
