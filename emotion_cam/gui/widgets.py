@@ -191,5 +191,6 @@ class Timeline(QWidget):
                 p.drawPolyline(pts)
         elif not self.points:
             p.setPen(QColor(150, 150, 150))
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "No face followed yet (photos have no timeline)")
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,  # a narrow panel: two lines
+                       "No face followed yet (photos have no timeline)")
         p.end()
