@@ -40,6 +40,7 @@ class PipelineConfig:
     classify_budget: int = 4  # faces re-classified per frame; in a larger crowd they take turns, a new face at once
     threads: int = 1  # OpenCV and LiteRT threads
     background_detection: bool = False  # the app: detection passes run beside the frames, which never wait for them
+    inline_pass_ms: float = 15.0  # with background detection, a pass cheaper than this (half a 30 fps frame) runs in the frame
     model_path: str | None = None
     mirror_average: bool | None = None  # None: the model card's choice
 
@@ -78,7 +79,8 @@ class Pipeline:
         background = self.config.background_detection and detector is None
         self.scanner = Scanner(self.detector, self.config.video_min_face, self.config.detect_every,
                                self.config.idle_detect_every,
-                               background=(lambda: make_detector(self.config.detector)) if background else None)
+                               background=(lambda: make_detector(self.config.detector)) if background else None,
+                               inline_ms=self.config.inline_pass_ms)
         self.tracker = Tracker(max_age_s=self.config.max_age_s)
         self.smoother = TrackSmoother(self.config.smoothing_s)
         self._frame_index = 0

@@ -10,6 +10,7 @@ so a face that comes into view gets its box within a few frames.
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
@@ -171,22 +172,27 @@ class Scanner:
     """When a live video is searched for faces, and what the detector found there, brought to the current frame.
 
     In the frame's own time (``video`` and ``bench``) a due pass runs in the frame, so every run sees the same
-    detections. In the background (the app) a due pass runs on its own detector beside the frames, which never
-    wait for it; its faces are brought to the frame where they arrive. The first pass of a new source or shot
-    runs in the frame in both, so its faces have boxes from its first frame on. ``looker`` makes the close
-    looks in the caller's thread.
+    detections. In the background (the app) a due pass that costs more than ``inline_ms`` runs on its own
+    detector beside the frames, which never wait for it; its faces are brought to the frame where they arrive,
+    a frame or more late. A cheaper pass (a webcam-sized frame) runs in the frame: waiting a few milliseconds
+    costs the frame nothing a viewer sees, while a late pass leaves every new face unboxed for a frame. The
+    first pass of a new source or shot runs in the frame in both, so its faces have boxes from its first frame
+    on. ``looker`` makes the close looks in the caller's thread.
     """
 
     MATCH_IOU = 0.3  # a late face and a track's box from the same frame are one face from this overlap
     FRESH_FRAMES = 1  # a new face from a pass this many frames old is taken where it was found (a face barely moves)
 
     def __init__(self, looker: FaceDetector, min_face: float, every: int = 0, idle_every: int = 0, max_every: int = 5,
-                 pass_pixels: float = 20_000, background: Callable[[], FaceDetector] | None = None):
+                 pass_pixels: float = 20_000, background: Callable[[], FaceDetector] | None = None,
+                 inline_ms: float = 0.0):
         self.looker = looker
         self.min_face = min_face
         self.every, self.idle_every, self.max_every = every, idle_every, max_every
         self.pass_pixels = pass_pixels  # pixels a pass may look at per frame between passes (0 "every": automatic)
         self._background = background() if background else None
+        self.inline_ms = inline_ms  # with a background detector: a pass expected to cost less runs in the frame
+        self._pass_ms: float | None = None  # what a pass costs at this source's size (a running average)
         self._pool = ThreadPoolExecutor(1) if background else None
         self._running: _InFlight | None = None
         self._since_pass = 0
@@ -199,6 +205,11 @@ class Scanner:
         if self._running is not None:
             self._running.stale = True
         self._due = self._fresh = True
+        self._pass_ms = None  # a new source may have another size: its first pass, in the frame, measures anew
+
+    def inline(self) -> bool:
+        """Whether a due pass runs in the frame: always without a background detector, else if it is cheap."""
+        return self._background is None or self._fresh or (self._pass_ms is not None and self._pass_ms <= self.inline_ms)
 
     def hurry(self) -> None:
         """Run the next pass as soon as possible (the flow lost a face, or one left the frame)."""
@@ -228,7 +239,7 @@ class Scanner:
                 found = self._bring_forward(running, self._seen(frame), tracks)
         every, idle_every = self.intervals(frame.shape)
         if self._due or self._since_pass >= (every if tracks else idle_every):
-            if self._background is None or self._fresh:
+            if self.inline():
                 self._since_pass, self._due, self._fresh = 0, False, False
                 return self._pass(self.looker, self._seen(frame), not tracks)
             if self._running is None:
@@ -262,8 +273,13 @@ class Scanner:
         return self._last_seen[1]
 
     def _pass(self, detector: FaceDetector, frame: np.ndarray, close_up: bool) -> Detections:
+        start = time.perf_counter()
         dets = drop_head_tops(detector.detect(frame, pass_scale(detector, frame.shape, self.min_face)))
-        return detect_close_up(detector, frame) if close_up and not len(sure(detector, dets)) else dets
+        if close_up and not len(sure(detector, dets)):
+            dets = detect_close_up(detector, frame)
+        ms = (time.perf_counter() - start) * 1000.0
+        self._pass_ms = ms if self._pass_ms is None else 0.7 * self._pass_ms + 0.3 * ms  # a float: safe across threads
+        return dets
 
     def _bring_forward(self, done: _InFlight, frame: np.ndarray, tracks: dict[int, np.ndarray]) -> Detections:
         """A pass's faces in an earlier frame, brought to this one: a face matched to a track moves as the track has

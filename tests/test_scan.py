@@ -29,6 +29,18 @@ def test_small_frames_are_searched_more_often_and_every_frame_size_at_least_ever
     assert tracked == every and idle == max(2 * every, every)
 
 
+@pytest.mark.parametrize("inline_ms, in_the_frame", [(1e9, True), (0.0, False)])
+def test_with_a_background_detector_a_cheap_pass_still_runs_in_the_frame(inline_ms, in_the_frame):
+    """A pass that costs a few milliseconds reports in its own frame (a late one leaves new faces unboxed for a
+    frame); a dear one runs beside the frames, which get its faces when it is done. The first pass of a source
+    runs in the frame either way, and measures what a pass costs."""
+    scanner = Scanner(YuNetDetector(), min_face=20, background=YuNetDetector, inline_ms=inline_ms)
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    assert scanner.detect(frame, {}) is not None  # the first pass: in the frame
+    scanner.hurry()
+    assert (scanner.detect(frame, {}) is not None) == in_the_frame
+
+
 def test_overlapping_boxes_of_one_face_merge_into_the_best():
     dets = Detections(np.array([[0, 0, 50, 50], [2, 2, 52, 52], [100, 0, 150, 50]], np.float32), np.array([0.8, 0.9, 0.7], np.float32))
     merged = nms(dets)
