@@ -5,6 +5,7 @@ Frames are OpenCV BGR uint8 arrays; results are plain dataclasses.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,12 +38,28 @@ class PipelineConfig:
     max_age_s: float = 1.0  # drop a track not re-detected for this long
     reconfirm_s: float = 0.4  # a track unconfirmed this long gets a close look, one a frame
     drift_likeness: float = 0.6  # a followed box that looks less like its confirmed face than this gets a close look
-    classify_budget: int = 4  # faces re-classified per frame; in a larger crowd they take turns, a new face at once
+    classify_every: int = 2  # frames between classifications of a tracked face (a new face is classified at once)
+    classify_budget: int = 4  # faces classified per frame at most; in a larger crowd they take turns
     threads: int = 1  # OpenCV and LiteRT threads
     background_detection: bool = False  # the app: detection passes run beside the frames, which never wait for them
     inline_pass_ms: float = 15.0  # with background detection, a pass cheaper than this (half a 30 fps frame) runs in the frame
     model_path: str | None = None
     mirror_average: bool | None = None  # None: the model card's choice
+
+
+def due_for_classification(ids: list[int], last: dict[int, int], frame: int, every: int, budget: int) -> list[int]:
+    """Indices into ``ids`` (track IDs) of the faces to classify in ``frame``, given the frame each was last
+    classified in (``last``): every new face, then those classified longest ago, each at most once in ``every``
+    frames, about ``len(ids) / every`` a frame (so that the work is spread over the frames) and at most ``budget``.
+
+    The bars are smoothed over about a third of a second, so a face classified every second or third frame reads
+    the same as one classified every frame; a crowd then costs a few crops a frame instead of two per face.
+    """
+    new = [i for i, tid in enumerate(ids) if tid not in last]
+    waiting = sorted((i for i, tid in enumerate(ids) if tid in last and frame - last[tid] >= every),
+                     key=lambda i: last[ids[i]])
+    per_frame = min(budget, math.ceil(len(ids) / max(every, 1)))
+    return sorted(new + waiting[:max(0, per_frame - len(new))])
 
 
 class StageTimer:
@@ -171,7 +188,8 @@ class Pipeline:
         tracks = self.tracker.tracks
         with timed("landmarks"):
             points = [self._points(gray, tr.box, tr.landmarks) for tr in tracks]
-        due = self._due_for_classification([tr.track_id for tr in tracks])
+        due = due_for_classification([tr.track_id for tr in tracks], {i: f for i, (_, f) in self._raw.items()},
+                                     self._frame_index, self.config.classify_every, self.config.classify_budget)
         fresh = self._classify(gray, [points[i] for i in due], timed)
         with timed("smooth"):
             for i, p in zip(due, fresh):
@@ -187,16 +205,6 @@ class Pipeline:
         result = FrameResult(faces, timed.ms, self._frame_index, t)
         self._frame_index += 1
         return result
-
-    def _due_for_classification(self, ids: list[int]) -> list[int]:
-        """Indices of the faces to classify this frame: every new one, then the longest-unclassified up to the budget.
-
-        The bars are smoothed over about a third of a second, so a face classified every second or third frame
-        reads the same; a crowd then costs a few crops a frame instead of two per face.
-        """
-        new = [i for i, tid in enumerate(ids) if tid not in self._raw]
-        old = sorted((i for i, tid in enumerate(ids) if tid in self._raw), key=lambda i: self._raw[ids[i]][1])
-        return sorted(new + old[:max(0, self.config.classify_budget - len(new))])
 
     # -- shared -----------------------------------------------------------------------------------
     def _classify(self, gray: np.ndarray, points: list[tuple[np.ndarray, str]], timed: StageTimer) -> np.ndarray:

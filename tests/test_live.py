@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from emotion_cam.pipeline import due_for_classification
 from emotion_cam.smooth import EmotionSmoother
 
 
@@ -101,6 +102,21 @@ def test_a_box_whose_face_is_gone_is_dropped_at_the_next_check(pipeline, face_cr
             break
     assert pipeline.cuts == 0
     assert frames_with_box <= 30, f"the box stayed {frames_with_box} frames on a face that was gone"
+
+
+def test_tracked_faces_are_classified_in_turns_and_a_new_face_at_once():
+    """Every second frame per face, the work spread evenly over the frames; a new face does not wait; a crowd
+    keeps to the per-frame budget and its faces take turns, longest waiting first."""
+    last: dict[int, int] = {}
+    per_frame = []
+    for frame in range(8):
+        due = due_for_classification([1, 2], last, frame, every=2, budget=4)
+        last.update({[1, 2][i]: frame for i in due})
+        per_frame.append(len(due))
+    assert per_frame[:2] == [2, 0] and per_frame[2:] == [1] * 6  # both new at once, then one a frame
+    assert due_for_classification([1, 2, 3], {1: 5, 2: 6}, 7, every=2, budget=4) == [0, 2]  # 3 is new, 1 waited
+    crowd = list(range(1, 11))
+    assert due_for_classification(crowd, {i: i for i in crowd}, 20, every=2, budget=4) == [0, 1, 2, 3]
 
 
 def test_smoother_uses_seconds_not_frames():
