@@ -54,6 +54,7 @@ class FaceDetector(Protocol):
     #                   floor) are returned too, and only keep a face that is already tracked
     preferred_face: float  # px: the face size it sees best at scale 1, for close looks
     native_side: float | None  # px: the image side it was trained at and sees best (None: any size)
+    stride: int  # its input is padded to a multiple of this many px (1: none), so a pass pays for the padding
 
     def min_face(self, scale: float = 1.0) -> float:
         """The smallest face (px of the original image) it finds in the image resized by ``scale``."""
@@ -104,6 +105,7 @@ class YuNetDetector:
     name = "yunet"
     preferred_face = 64.0
     native_side = 640.0
+    stride = 32  # cv2.FaceDetectorYN pads its input to a multiple of 32 and runs the network on all of it
 
     def __init__(self, threshold: float = 0.75, floor: float = 0.5, model: str = "n", path: str | os.PathLike | None = None):
         spec = YUNET_MODELS[model]
@@ -176,6 +178,7 @@ class HogDetector:
     name = "hog"
     preferred_face = 100.0
     native_side = None
+    stride = 1
     window = 80  # px: the smallest face it finds at scale 1
 
     def __init__(self, threshold: float = 0.0, floor: float | None = None):
@@ -204,6 +207,7 @@ class HaarDetector:
     threshold = -np.inf  # its detections are all faces to it: minNeighbors already decided
     preferred_face = 48.0
     native_side = None
+    stride = 1
     window = 24
 
     def __init__(self, min_neighbors: int = 5, scale_factor: float = 1.1):

@@ -35,11 +35,30 @@ def lifted(frame: np.ndarray) -> np.ndarray:
     return cv2.LUT(frame, _LIFT) if float(frame[::8, ::8].mean()) < DARK_MEAN else frame
 
 
-def pass_scale(detector: FaceDetector, shape: tuple[int, ...], min_face: float, max_pixels: float = 4e6) -> float:
-    """The scale at which ``detector`` finds faces from ``min_face`` px in an image of ``shape``, within ``max_pixels``."""
+def pass_scale(detector: FaceDetector, shape: tuple[int, ...], min_face: float, max_pixels: float = 4e6,
+               give: float = 0.0) -> float:
+    """The scale at which ``detector`` finds faces from ``min_face`` px in an image of ``shape``, within ``max_pixels``.
+
+    A detector that pads its input to a multiple of ``stride`` computes the padding too: where a scale at most
+    ``give`` smaller brings a side down to a multiple, and so pads less, that one is taken (a 596x336 frame:
+    352x192 instead of 358x202 padded to 384x224, a fifth less work for faces from 21 px instead of 20). Live
+    passes give a little (``LIVE_GIVE``); a still and the bench's yardstick get exactly the size asked for.
+    """
     h, w = shape[:2]
-    scale = detector.min_face(1.0) / max(min_face, 1.0)
-    return float(min(scale, 4.0, math.sqrt(max_pixels / max(h * w, 1))))
+    scale = float(min(detector.min_face(1.0) / max(min_face, 1.0), 4.0, math.sqrt(max_pixels / max(h * w, 1))))
+    stride = detector.stride
+    if stride <= 1 or give <= 0:
+        return scale
+
+    def padded(s: float) -> float:
+        return math.ceil(w * s / stride) * math.ceil(h * s / stride)
+
+    snapped = [math.floor(side * scale / stride) * stride / side for side in (w, h)]
+    candidates = [s for s in snapped if s >= (1 - give) * scale] + [scale]
+    return min(candidates, key=lambda s: (padded(s), -s))
+
+
+LIVE_GIVE = 0.05  # live passes look for faces up to 5% larger than asked where that saves padding
 
 
 def nms(dets: Detections, iou: float = 0.4) -> Detections:
@@ -218,7 +237,7 @@ class Scanner:
     def intervals(self, shape: tuple[int, ...]) -> tuple[int, int]:
         """Frames between passes (faces tracked, none tracked) for frames of ``shape``."""
         h, w = shape[:2]
-        scale = pass_scale(self.looker, shape, self.min_face)
+        scale = pass_scale(self.looker, shape, self.min_face, give=LIVE_GIVE)
         auto = int(np.clip(math.ceil(h * w * scale**2 / self.pass_pixels), 1, self.max_every))
         every = self.every or auto
         return every, max(self.idle_every or 2 * auto, every)
@@ -274,7 +293,7 @@ class Scanner:
 
     def _pass(self, detector: FaceDetector, frame: np.ndarray, close_up: bool) -> Detections:
         start = time.perf_counter()
-        dets = drop_head_tops(detector.detect(frame, pass_scale(detector, frame.shape, self.min_face)))
+        dets = drop_head_tops(detector.detect(frame, pass_scale(detector, frame.shape, self.min_face, give=LIVE_GIVE)))
         if close_up and not len(sure(detector, dets)):
             dets = detect_close_up(detector, frame)
         ms = (time.perf_counter() - start) * 1000.0
