@@ -47,3 +47,26 @@ def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
         used_r.add(r)
         used_c.add(c)
     return pairs
+
+
+def on_head_above(boxes: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+    """Which boxes sit on the top of a head whose face has a box of about the same size just below it.
+
+    YuNet boxes the hair and forehead of a face that looks down (a walker watching their step) besides the face
+    itself. Two faces of one size cannot sit that close one above the other: their heads would overlap. With
+    ``scores`` the face below must also be the surer box; without (boxes confirmed at different times, whose
+    scores do not compare), the geometry alone decides.
+    """
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    if len(b) < 2:
+        return np.zeros(len(b), bool)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    # [i, j]: box i sits on the head above box j's face
+    ratio = h[:, None] / np.maximum(h[None, :], 1e-6)
+    rise = (cy[None, :] - cy[:, None]) / np.maximum(h[None, :], 1e-6)
+    above = ((np.abs(cx[:, None] - cx[None, :]) < 0.5 * w[None, :]) & (rise > 0.25) & (rise < 0.9)
+             & (ratio > 0.7) & (ratio < 1.3))
+    if scores is not None:
+        above &= scores[None, :] > scores[:, None]
+    return above.any(1)

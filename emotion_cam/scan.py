@@ -18,7 +18,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from emotion_cam.boxes import greedy_match, iou_matrix
+from emotion_cam.boxes import greedy_match, iou_matrix, on_head_above
 from emotion_cam.detect import Detections, FaceDetector, clip_to_image
 
 
@@ -72,22 +72,8 @@ def nms(dets: Detections, iou: float = 0.4) -> Detections:
 
 
 def drop_head_tops(dets: Detections) -> Detections:
-    """Without the boxes on the top of a head whose face has its own, surer box just below it.
-
-    YuNet boxes the hair and forehead of a face that looks down (a walker watching their step) besides the face
-    itself. Two faces of one size cannot sit that close one above the other: their heads would overlap.
-    """
-    if len(dets) < 2:
-        return dets
-    b = dets.boxes
-    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
-    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-    # [i, j]: box i sits on the head above box j's face
-    ratio = h[:, None] / np.maximum(h[None, :], 1e-6)
-    rise = (cy[None, :] - cy[:, None]) / np.maximum(h[None, :], 1e-6)
-    above = ((np.abs(cx[:, None] - cx[None, :]) < 0.5 * w[None, :]) & (rise > 0.25) & (rise < 0.9)
-             & (ratio > 0.7) & (ratio < 1.3) & (dets.scores[None, :] > dets.scores[:, None]))
-    return dets[~above.any(1)]
+    """Without the boxes on the top of a head whose face has its own, surer box just below it (``on_head_above``)."""
+    return dets[~on_head_above(dets.boxes, dets.scores)] if len(dets) > 1 else dets
 
 
 def concat(parts: list[Detections]) -> Detections:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from emotion_cam.boxes import cover_matrix, greedy_match, iou_matrix
+from emotion_cam.boxes import cover_matrix, greedy_match, iou_matrix, on_head_above
 from emotion_cam.detect import Detections
 
 
@@ -151,6 +151,7 @@ class Tracker:
                 self.tracks.append(track)
                 self._next_id += 1
         self._merge_duplicates()
+        self._drop_head_tops()
         return [tr for tr in missed if tr not in stale and tr in self.tracks]
 
     def oldest_unconfirmed(self, t: float, older_than_s: float) -> list[Track]:
@@ -171,6 +172,7 @@ class Tracker:
                 tr.take(dets, 0, t)
         self.drop([tr for tr, dets in zip(tracks, looks) if not len(dets)])
         self._merge_duplicates()
+        self._drop_head_tops()
 
     DUPLICATE_COVER = 0.6  # two boxes sharing this much of the smaller one are one face
 
@@ -192,6 +194,14 @@ class Tracker:
                 keep.box, keep.score, keep.landmarks, keep.last_confirmed = lose.box, lose.score, lose.landmarks, lose.last_confirmed
             gone.add(j if lose is b else i)
         self.tracks = [tr for k, tr in enumerate(self.tracks) if k not in gone]
+
+    def _drop_head_tops(self) -> None:
+        """No track on the hair of a face that has its own track just below: the detector boxed the top of a head
+        that looked down before it boxed the face, or a close look at a missed track found the hair again. Track
+        scores come from different frames, so the geometry alone decides."""
+        if len(self.tracks) > 1:
+            tops = on_head_above(np.array([tr.box for tr in self.tracks], np.float32))
+            self.tracks = [tr for tr, top in zip(self.tracks, tops) if not top]
 
     def follow(self, prev: np.ndarray, gray: np.ndarray) -> bool:
         """Move and scale each box with the optical flow of its face; True if the flow lost a face.

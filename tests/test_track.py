@@ -133,3 +133,14 @@ def test_one_face_never_keeps_two_tracks():
     # Two faces side by side, boxes touching, stay two.
     tr.update(dets([402, 101, 461, 161], [455, 101, 515, 161]), 0.8)
     assert len(tr.tracks) == 2
+
+
+def test_a_track_on_the_hair_above_a_tracked_face_goes():
+    """crowd_1080p, frames 70-80: a redhead looking down had his hair boxed (and tracked) a pass before his face;
+    the hair's track must not stay beside the face's. A face beside it, or a smaller one further back, stays."""
+    hair, face = [528, 559, 608, 650], [519, 609, 605, 711]
+    neighbour, far_behind = [640, 560, 730, 677], [560, 520, 590, 556]
+    tr = Tracker()
+    tr.update(dets(hair, neighbour, far_behind), 0.0)
+    tr.update(dets(hair, face, neighbour, far_behind), 0.1)  # the hair still boxed, as surely as the face
+    assert sorted(t.box.tolist() for t in tr.tracks) == sorted([face, neighbour, far_behind])
