@@ -401,3 +401,19 @@ def test_the_distillation_pilot_compares_each_setting_with_hard_labels(tiny_fer,
                  "--durable", str(tmp_path / "durable"), "--cache-dir", str(tmp_path / "cache")]) == 0
     assert json.loads((tmp_path / "runs" / "pilot" / "results.json").read_text())["rows"] == rows
     assert (tmp_path / "durable" / "pilot" / "w0.7-t3" / "best.pt").stat().st_mtime_ns == kept
+
+
+def test_val_curves_of_separate_runs_are_drawn_on_one_axis(tmp_path):
+    """``python -m training.report NAME=LOG ... --out`` (the README's model v3 figure): one PNG from several logs,
+    a log without averaged weights drawn from its plain val accuracy."""
+    import cv2
+
+    from training.report import main
+
+    header = "epoch,lr,loss,accuracy,val_loss,val_accuracy,ema_val_loss,ema_val_accuracy,seconds\n"
+    (tmp_path / "a.csv").write_text(header + "1,1e-3,1.5,0.4,1.4,0.45,1.3,0.5,30\n2,1e-3,1.2,0.5,1.2,0.55,1.1,0.6,30\n")
+    (tmp_path / "b.csv").write_text(header + "1,1e-3,1.5,0.4,1.4,0.42,0,0,30\n")
+    out = tmp_path / "curves.png"
+    assert main([f"a={tmp_path / 'a.csv'}", f"b={tmp_path / 'b.csv'}", "--out", str(out)]) == 0
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[0] > 300 and image.shape[1] > 600

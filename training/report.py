@@ -1,6 +1,11 @@
-"""Figures for the model card and README: confusion matrix and training curves (matplotlib, Agg)."""
+"""Figures for the model card and README: confusion matrix and training curves (matplotlib, Agg).
+
+``python -m training.report NAME=LOG.csv ... --out FILE.png`` draws the val accuracy of several separate runs
+(teachers and a student, say) on one epoch axis.
+"""
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import textwrap
@@ -104,3 +109,37 @@ def plot_reliability(bins: list[dict], path: str | os.PathLike, title: str) -> N
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_val_curves(logs: dict[str, str | os.PathLike], path: str | os.PathLike) -> None:
+    """Val accuracy per epoch of separate runs side by side (averaged weights where the run kept them)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    for name, log_path in logs.items():
+        log = read_log(log_path)
+        if not log:
+            continue
+        averaged = any(log.get("ema_val_accuracy", []))
+        ax.plot(log["epoch"], log["ema_val_accuracy" if averaged else "val_accuracy"],
+                label=f"{name}{' (averaged weights)' if averaged else ''}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("val accuracy (single crop, float)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("logs", nargs="+", metavar="NAME=LOG", help="a run's name and its log.csv")
+    p.add_argument("--out", required=True, help="the PNG to write")
+    args = p.parse_args(argv)
+    logs = dict(item.split("=", 1) for item in args.logs)
+    plot_val_curves(logs, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
