@@ -417,3 +417,7 @@ def test_val_curves_of_separate_runs_are_drawn_on_one_axis(tmp_path):
     assert main([f"a={tmp_path / 'a.csv'}", f"b={tmp_path / 'b.csv'}", "--out", str(out)]) == 0
     image = cv2.imread(str(out))
     assert image is not None and image.shape[0] > 300 and image.shape[1] > 600
+    assert main([f"a={tmp_path / 'a.csv'}", "--out", str(tmp_path / "no_such_folder" / "c.png")]) == 1  # one message
+    with pytest.raises(SystemExit):
+        main([f"a={tmp_path / 'missing.csv'}", "--out", str(out)])
+    assert cv2.imread(str(out)) is not None  # the earlier figure is still whole

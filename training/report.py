@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import numpy as np
 
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.metrics import Report
+from emotion_cam.outputs import OutputError, write_bytes
 
 
 def _pyplot():
@@ -24,6 +27,14 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(plt, fig, path: str | os.PathLike) -> None:
+    """A figure as PNG through the one checked output path (temporary file, then rename)."""
+    data = io.BytesIO()
+    fig.savefig(data, format="png")
+    plt.close(fig)
+    write_bytes(path, data.getvalue())
 
 
 def plot_confusion(report: Report, path: str | os.PathLike, title: str) -> None:
@@ -44,8 +55,7 @@ def plot_confusion(report: Report, path: str | os.PathLike, title: str) -> None:
     ax.set_title(f"{title}\naccuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def read_log(path: str | os.PathLike) -> dict[str, list[float]]:
@@ -81,8 +91,7 @@ def plot_curves(logs: dict[str, str | os.PathLike], path: str | os.PathLike) -> 
         a.grid(alpha=0.3)
         a.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_reliability(bins: list[dict], path: str | os.PathLike, title: str) -> None:
@@ -107,8 +116,7 @@ def plot_reliability(bins: list[dict], path: str | os.PathLike, title: str) -> N
     hist.set_ylabel("faces")
     hist.set_xlim(0, 1)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_val_curves(logs: dict[str, str | os.PathLike], path: str | os.PathLike) -> None:
@@ -127,8 +135,7 @@ def plot_val_curves(logs: dict[str, str | os.PathLike], path: str | os.PathLike)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="the PNG to write")
     args = p.parse_args(argv)
     logs = dict(item.split("=", 1) for item in args.logs)
-    plot_val_curves(logs, args.out)
+    missing = [path for path in logs.values() if not Path(path).is_file()]
+    if missing:
+        p.error(f"no such log: {', '.join(missing)}")
+    try:
+        plot_val_curves(logs, args.out)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.status
     return 0
 
 

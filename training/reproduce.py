@@ -35,6 +35,7 @@ from emotion_cam.dataset import Split, load_folder, resolve
 from emotion_cam.evaluate import latency_ms, predict_all
 from emotion_cam.labels import EMOTIONS
 from emotion_cam.metrics import Report, classification_report
+from emotion_cam.outputs import write_bytes
 from training.split_cache import load_cached
 from training.train import TrainConfig, add_config_arguments, config_from
 
@@ -111,7 +112,7 @@ def keras_report(model, split: Split):
 
 def tflite_stats(blob: bytes, path: Path, split: Split) -> tuple[dict, float]:
     """Write ``blob`` to ``path``; return its val report (via LiteRT) and median single-thread latency."""
-    path.write_bytes(blob)
+    write_bytes(path, blob)
     clf = EmotionClassifier(path, num_threads=1, card=ModelCard())
     report = classification_report(split.y, predict_all(clf, split.x).argmax(1))
     return report, latency_ms(clf, split.x[0])
