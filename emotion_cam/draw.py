@@ -56,7 +56,8 @@ class Annotator:
 
     def draw(self, frame: np.ndarray, faces: list[Face], copy: bool = True) -> np.ndarray:
         out = frame.copy() if copy else frame
-        boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
+        # Where the boxes are drawn (rounded): a label touching its own box's edge must not count as covering it.
+        boxes = np.round(np.array([f.box for f in faces], np.float32).reshape(-1, 4))
         placed: list[tuple[int, int, int, int]] = []
         self.last_titles: list[str] = []
         for face in faces:

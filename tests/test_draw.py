@@ -68,3 +68,14 @@ def test_in_a_dense_crowd_every_face_keeps_its_number_and_no_label_covers_anothe
     for i, (ax, ay, aw, ah) in enumerate(rects):
         for bx, by, bw, bh in rects[i + 1:]:
             assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay, "two labels overlap"
+
+
+def test_a_crowd_face_with_room_above_it_keeps_its_label_whatever_its_box_rounds_to():
+    """Detector boxes are fractional: a title that touches the box it belongs to does not cover it (2008_002470.jpg:
+    "#6" alone above a face with room for "#6 happy 83%", its box at y 170.6)."""
+    faces = [face(x + 0.6, 200.6, x + 60.4, 260.4) for x in range(10, 600, 120)]
+    for i, f in enumerate(faces, 1):
+        f.track_id = i
+    annotator = Annotator()
+    annotator.draw(np.zeros((480, 640, 3), np.uint8), faces)
+    assert annotator.last_titles == [f"#{i} happy 88%" for i in range(1, len(faces) + 1)]
