@@ -26,15 +26,25 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".we
 
 @dataclass
 class Split:
-    """One split: ``x`` is (N, 48, 48) uint8 grayscale, ``y`` is (N,) int class ids."""
+    """One split: ``x`` is (N, 48, 48) uint8 grayscale, ``y`` is (N,) int class ids.
+
+    ``names`` are the faces' file names (empty for a CSV, whose rows have none): FER+'s votes are keyed by them.
+    """
 
     x: np.ndarray
     y: np.ndarray
     source: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def subset(self, index: np.ndarray) -> "Split":
+        """The faces at ``index`` (an index array or a boolean mask), names kept."""
+        index = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index)
+        names = tuple(self.names[i] for i in index) if self.names else ()
+        return Split(self.x[index], self.y[index], self.source, names=names)
 
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.y, minlength=len(EMOTIONS))
@@ -60,7 +70,7 @@ def load_folder(root: str | os.PathLike, limit_per_class: int | None = None) -> 
     unknown = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in EMOTIONS)
     if unknown:
         log.warning("%s: ignoring folders that are not FER-2013 classes: %s", root, ", ".join(unknown))
-    xs, ys, skipped = [], [], []
+    xs, ys, names, skipped = [], [], [], []
     for label, name in enumerate(EMOTIONS):
         files = sorted(p for p in (root / name).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if (root / name).is_dir() else []
         if limit_per_class is not None:
@@ -69,13 +79,14 @@ def load_folder(root: str | os.PathLike, limit_per_class: int | None = None) -> 
             try:
                 xs.append(_decode_face(path))
                 ys.append(label)
+                names.append(path.name)
             except (ValueError, OSError) as exc:
                 skipped.append((str(path), str(exc)))
     for path, why in skipped:
         log.warning("skipped %s: %s", path, why)
     if not xs:
         raise ValueError(f"{root}: no readable face images found")
-    return Split(np.stack(xs), np.asarray(ys, dtype=np.int64), str(root), skipped)
+    return Split(np.stack(xs), np.asarray(ys, dtype=np.int64), str(root), skipped, tuple(names))
 
 
 def load_csv(path: str | os.PathLike, split: str = "train") -> Split:

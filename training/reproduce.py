@@ -37,6 +37,7 @@ from emotion_cam.labels import EMOTIONS
 from emotion_cam.metrics import Report, classification_report
 from emotion_cam.outputs import write_bytes
 from training.split_cache import load_cached
+from training.targets import Targets, prepare
 from training.train import TrainConfig, add_config_arguments, config_from
 
 log = logging.getLogger("training.reproduce")
@@ -71,6 +72,7 @@ class Paths:
     durable: str | None = None  # a committed copy of the long run's checkpoint
     init: str | None = None  # start training from this best.pt
     teacher_durable: str | None = "training/checkpoints"  # the teachers' committed checkpoints (teacher-NAME/)
+    votes: str | None = None  # the FER+ votes folder (labels "ferplus"); None: DATA/ferplus
 
 
 @dataclass
@@ -118,10 +120,17 @@ def tflite_stats(blob: bytes, path: Path, split: Split) -> tuple[dict, float]:
     return report, latency_ms(clf, split.x[0])
 
 
-def load_data(recipe: Recipe, paths: Paths) -> Data:
+def load_data(recipe: Recipe, paths: Paths) -> tuple[Data, Targets | None]:
+    """The splits as the recipe's labels ask: with FER+ votes, val is labelled by the plurality (see training.targets)."""
     if recipe.limit_per_class:
-        return Data(*(load_folder(resolve(paths.data, s), limit_per_class=recipe.limit_per_class) for s in ("train", "val")))
-    return Data(load_cached(paths.data, "train", paths.cache_dir), load_cached(paths.data, "val", paths.cache_dir))
+        train_split, val_split = (load_folder(resolve(paths.data, s), limit_per_class=recipe.limit_per_class)
+                                  for s in ("train", "val"))
+    else:
+        train_split, val_split = load_cached(paths.data, "train", paths.cache_dir), load_cached(paths.data, "val", paths.cache_dir)
+    cfg = recipe.train
+    train_split, val_split, targets = prepare(cfg.labels, train_split, val_split, paths.data, paths.votes, cfg.min_votes,
+                                              cfg.missing_votes_weight, cfg.fer_mix)
+    return Data(train_split, val_split), targets
 
 
 def teach(recipe: Recipe, paths: Paths, data: Data) -> tuple[np.ndarray | None, cards.Distillation | None]:
@@ -145,13 +154,14 @@ def teach(recipe: Recipe, paths: Paths, data: Data) -> tuple[np.ndarray | None, 
     return soft_targets(nets, data.train.x, paths.runs, paths.cache_dir), report
 
 
-def train_base(recipe: Recipe, paths: Paths, data: Data, soft: np.ndarray | None = None):
+def train_base(recipe: Recipe, paths: Paths, data: Data, soft: np.ndarray | None = None,
+               targets: Targets | None = None):
     """Stage 1: the long PyTorch run (resumable; picks up the durable checkpoint on a new machine)."""
     from training.train import load_net, train
 
     init = load_net(paths.init) if paths.init else None
     return train(recipe.train, data.train, data.val, paths.runs / recipe.train.arch, init=init, durable=paths.durable,
-                 soft_targets=soft)
+                 soft_targets=soft, targets=targets)
 
 
 def export_to_keras(net, val_split: Split):
@@ -169,7 +179,7 @@ def export_to_keras(net, val_split: Split):
 
 
 def prune_and_finetune(base, widths: list[int], base_report: Report, recipe: Recipe, paths: Paths,
-                       data: Data, soft: np.ndarray | None = None) -> Pruned:
+                       data: Data, soft: np.ndarray | None = None, targets: Targets | None = None) -> Pruned:
     """Stage 3: channel pruning in Keras, fine-tuning of the narrower net in PyTorch, back to Keras (nothing with keep 1).
 
     A distilled student is fine-tuned with the same loss it was trained with (the teachers' soft targets), which
@@ -185,14 +195,16 @@ def prune_and_finetune(base, widths: list[int], base_report: Report, recipe: Rec
     pruned, widths = prune(base, arch, recipe.keep)
     at_once = keras_report(pruned, data.val)
     ft_cfg = recipe.finetune(widths)
-    ft_split, ft_soft = data.train, soft
+    ft_split, ft_soft, ft_targets = data.train, soft, targets
     if recipe.finetune_fraction < 1.0:
         rng = np.random.default_rng(seed)
         keep_idx = np.sort(rng.permutation(len(data.train))[: int(len(data.train) * recipe.finetune_fraction)])
-        ft_split = Split(data.train.x[keep_idx], data.train.y[keep_idx], data.train.source)
+        ft_split = data.train.subset(keep_idx)
         ft_soft = None if soft is None else soft[keep_idx]
+        ft_targets = None if targets is None else Targets(ft_split, targets.probs[keep_idx], targets.weights[keep_idx],
+                                                           targets.summary)
     tuned = train(ft_cfg, ft_split, data.val, paths.runs / f"{arch}-pruned", init=from_keras(pruned, arch),
-                  soft_targets=ft_soft)
+                  soft_targets=ft_soft, targets=ft_targets)
     return Pruned(to_keras(tuned), widths, at_once, ft_cfg)
 
 
@@ -245,7 +257,7 @@ def run(recipe: Recipe, paths: Paths) -> ModelCard:
     started = time.time()
     paths.runs.mkdir(parents=True, exist_ok=True)
     paths.out.mkdir(parents=True, exist_ok=True)
-    data = load_data(recipe, paths)
+    data, targets = load_data(recipe, paths)
     cfg = recipe.train
 
     if recipe.teachers and not cfg.distill_weight:
@@ -253,7 +265,7 @@ def run(recipe: Recipe, paths: Paths) -> ModelCard:
     soft, distillation = teach(recipe, paths, data)
     log.info("stage 1/7: training %s for %d epochs%s%s", cfg.arch, cfg.epochs, f" from {paths.init}" if paths.init else "",
              f", distilling {', '.join(recipe.teachers)}" if recipe.teachers else "")
-    net = train_base(recipe, paths, data, soft)
+    net = train_base(recipe, paths, data, soft, targets)
 
     log.info("stage 2/7: copying the weights into the Keras model for conversion")
     base, conversion_diff = export_to_keras(net, data.val)
@@ -262,7 +274,7 @@ def run(recipe: Recipe, paths: Paths) -> ModelCard:
 
     log.info("stage 3/7: %s", f"structured pruning (keep {recipe.keep:.0%} of channels) and fine-tuning"
              if recipe.keep < 1.0 else "no pruning (--keep 1)")
-    pruned = prune_and_finetune(base, net.widths, base_report, recipe, paths, data, soft)
+    pruned = prune_and_finetune(base, net.widths, base_report, recipe, paths, data, soft, targets)
     pruned_probs = keras_probs(pruned.model, data.val)
     pruned_report = classification_report(data.val.y, pruned_probs.argmax(1))
 
@@ -384,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--durable", help="also keep the long run's checkpoint here after every epoch (a folder you commit); "
                                      "a run folder without a checkpoint resumes from it")
     p.add_argument("--init", help="start training from this best.pt (an earlier run's weights)")
+    p.add_argument("--votes", help="folder of the FER+ votes (votes_train.csv, votes_val.csv) for --labels ferplus "
+                                   "(default: DATA/ferplus)")
     p.add_argument("--teachers", default="", help="comma-separated training.teachers names whose ensemble the model "
                                                    "is distilled from (with --distill-weight); trained first if needed")
     p.add_argument("--teacher-durable", default=Paths.teacher_durable,
@@ -404,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     recipe = Recipe(train=config_from(args), teachers=tuple(n for n in args.teachers.split(",") if n), keep=args.keep, finetune_epochs=args.finetune_epochs,
                     finetune_fraction=args.finetune_fraction, class_offsets=args.class_offsets, int8_faces=args.int8_faces,
                     geometry_faces=args.geometry_faces, limit_per_class=args.limit_per_class)
-    paths = Paths(args.data, Path(args.out), Path(args.runs), args.cache_dir, args.durable, args.init, args.teacher_durable)
+    paths = Paths(args.data, Path(args.out), Path(args.runs), args.cache_dir, args.durable, args.init, args.teacher_durable,
+                  args.votes)
     run(recipe, paths)
     return 0
 

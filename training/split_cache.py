@@ -41,11 +41,12 @@ def load_cached(source: str | os.PathLike, split: str = "train", cache_dir: str 
         cache = Path(cache_dir) / f"fer_{split}_{_fingerprint(source, split)}.npz"
         if cache.exists():
             with np.load(cache) as z:
-                return Split(z["x"], z["y"], str(source))
+                if "names" in z or not source.is_dir():  # caches from before file names were kept are decoded again
+                    return Split(z["x"], z["y"], str(source), names=tuple(z["names"]) if "names" in z else ())
     data = load_split(source, split)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, x=data.x, y=data.y)
+        np.savez(tmp, x=data.x, y=data.y, names=np.asarray(data.names, dtype=str))
         tmp.replace(cache)
     return data

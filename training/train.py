@@ -29,6 +29,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from emotion_cam.dataset import Split
 from training.split_cache import load_cached
+from training.targets import Targets, prepare
 from training.augment import AugmentConfig, augment_batch
 from training.net import Net
 
@@ -51,6 +52,11 @@ class TrainConfig:
     ema_decay: float = 0.999  # 0 turns the weight average off
     crop: int = 48  # < 48 trains on random crops (cheaper per step); evaluation is always on the whole 48x48 face
     mixup: float = 0.0  # Beta(a, a) mixing of pairs of faces and their labels; 0 turns it off
+    # "fer2013": one label per face (the folder); "ferplus": the FER+ vote distribution (see training.targets).
+    labels: str = "fer2013"
+    min_votes: int = 1  # ferplus: an emotion with fewer votes on a face is dropped from its target (FER+ uses 2)
+    missing_votes_weight: float = 0.5  # ferplus: loss weight of a face without votes (its FER-2013 label); 0 drops it
+    fer_mix: float = 0.0  # ferplus: share of the FER-2013 label blended into each voted face's target
     distill_weight: float = 0.0  # share of the loss that follows the teachers' soft targets (0: hard labels only)
     distill_temperature: float = 4.0  # both sides softened by it, the soft term scaled by its square (Hinton et al.)
     seed: int = 1234
@@ -66,6 +72,8 @@ class TrainConfig:
         keys = ("arch", "epochs", "batch_size", "optimizer", "lr", "warmup_epochs", "widths", "crop")
         if self.distill_weight:  # a student: what it learns from is part of its schedule
             keys += ("distill_weight", "distill_temperature")
+        if self.labels != "fer2013":
+            keys += ("labels", "min_votes", "missing_votes_weight", "fer_mix")
         return {k: v for k, v in asdict(self).items() if k in keys}
 
 
@@ -155,6 +163,13 @@ def _restore(run_dir: Path, durable: Path | None, device: torch.device) -> dict 
     return torch.load(run_dir / "last.pt", map_location=device, weights_only=False)
 
 
+def soft_cross_entropy(logits_: torch.Tensor, target: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Per-face cross-entropy against a target distribution (one-hot: the usual loss), optionally smoothed."""
+    if smoothing:
+        target = (1 - smoothing) * target + smoothing / target.shape[1]
+    return -(target * F.log_softmax(logits_, dim=1)).sum(1)
+
+
 def soft_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: float) -> torch.Tensor:
     """Per-face KL divergence from the teachers' probabilities to the student's, both softened by ``temperature``,
     times its square so the gradients keep their size as the temperature changes."""
@@ -165,14 +180,19 @@ def soft_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, tempera
 
 def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str | os.PathLike,
           init: Net | None = None, durable: str | os.PathLike | None = None,
-          soft_targets: np.ndarray | None = None) -> Net:
+          soft_targets: np.ndarray | None = None, targets: Targets | None = None) -> Net:
     """Train (or resume) into ``run_dir``; returns the best net (plain or EMA weights). ``init`` starts from given weights.
 
     ``soft_targets`` (N, 7), the teachers' probabilities for each training face (mirror-averaged, so they hold for
     a flipped face too), are followed with weight ``cfg.distill_weight``; an augmented face keeps its face's target.
+    ``targets`` (from ``training.targets``) replaces the one-hot labels by distributions (the FER+ votes), each
+    face's cross-entropy weighted by its own weight and by the class weights its target expects.
     """
     if cfg.distill_weight and (soft_targets is None or len(soft_targets) != len(train_split)):
         raise ValueError("distillation needs the teachers' probabilities for every training face")
+    if (cfg.labels != "fer2013") != (targets is not None) or (targets is not None and len(targets.probs) != len(train_split)):
+        raise ValueError(f"labels {cfg.labels!r} need {'no ' if cfg.labels == 'fer2013' else ''}target distributions "
+                         "for the training faces (training.targets.prepare)")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     durable = Path(durable) if durable else None
@@ -216,6 +236,8 @@ def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str |
     x_train = torch.from_numpy(train_split.x[:, None]).contiguous()
     y_train = torch.from_numpy(train_split.y.astype(np.int64))
     q_train = torch.from_numpy(np.asarray(soft_targets, np.float32)) if cfg.distill_weight else None
+    p_train = torch.from_numpy(targets.probs) if targets is not None else None
+    w_train = torch.from_numpy(targets.weights) if targets is not None else None
     x_val, y_val = torch.from_numpy(val_split.x), torch.from_numpy(val_split.y.astype(np.int64))
     weights = torch.tensor(class_weights(train_split.class_counts(), cfg.class_weight_power), dtype=torch.float32, device=device)
     log.info("train %d faces %s, val %d faces; %d steps an epoch, epochs %d..%d on %s%s",
@@ -247,10 +269,16 @@ def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str |
                 x = lam * x + (1 - lam) * x[partner]
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                 out = net(x).float()
-            loss = F.cross_entropy(out, y, reduction="none", label_smoothing=cfg.label_smoothing) * weights[y]
-            if cfg.mixup:
-                y2 = y[partner]
-                loss = lam * loss + (1 - lam) * F.cross_entropy(out, y2, reduction="none", label_smoothing=cfg.label_smoothing) * weights[y2]
+            if p_train is not None:
+                p, w = p_train[idx].to(device), w_train[idx].to(device)
+                if cfg.mixup:
+                    p, w = lam * p + (1 - lam) * p[partner], lam * w + (1 - lam) * w[partner]
+                loss = soft_cross_entropy(out, p, cfg.label_smoothing) * (p @ weights) * w
+            else:
+                loss = F.cross_entropy(out, y, reduction="none", label_smoothing=cfg.label_smoothing) * weights[y]
+                if cfg.mixup:
+                    y2 = y[partner]
+                    loss = lam * loss + (1 - lam) * F.cross_entropy(out, y2, reduction="none", label_smoothing=cfg.label_smoothing) * weights[y2]
             if q_train is not None:
                 q = q_train[idx].to(device)
                 if cfg.mixup:
@@ -318,12 +346,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", required=True, help="run directory (checkpoints, logs)")
     p.add_argument("--durable", help="also copy the checkpoint here after every epoch (a folder you commit)")
     p.add_argument("--cache-dir", default=".cache")
+    p.add_argument("--votes", help="folder of the FER+ votes (votes_train.csv, votes_val.csv) for --labels ferplus "
+                                   "(default: DATA/ferplus)")
     add_config_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    train(config_from(args), load_cached(args.data, "train", args.cache_dir), load_cached(args.data, "val", args.cache_dir),
-          args.run, durable=args.durable)
+    cfg = config_from(args)
+    train_split, val_split, targets = prepare_splits(cfg, args.data, args.cache_dir, args.votes)
+    train(cfg, train_split, val_split, args.run, durable=args.durable, targets=targets)
     return 0
+
+
+def prepare_splits(cfg: TrainConfig, data: str, cache_dir: str | None = ".cache",
+                   votes: str | None = None) -> tuple[Split, Split, Targets | None]:
+    """The training and val splits of ``data`` as ``cfg.labels`` asks, with the vote targets if any."""
+    return prepare(cfg.labels, load_cached(data, "train", cache_dir), load_cached(data, "val", cache_dir), data, votes,
+                   cfg.min_votes, cfg.missing_votes_weight, cfg.fer_mix)
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
