@@ -1,3 +1,3 @@
-from emotion_cam.cli import main
+from emotion_cam.commands.cli import main
 
 raise SystemExit(main())

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_cam.capture import Player, Source
-from emotion_cam.imageio import read_image, to_bgr8
+from emotion_cam.media.sources import Player, Source
+from emotion_cam.media.images import read_image, to_bgr8
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import Face, FrameResult
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.labels import EMOTIONS
 from emotion_cam.results import Face
 
 # One colour per emotion (BGR), shared with the GUI panel.

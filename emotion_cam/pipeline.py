@@ -14,15 +14,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from emotion_cam.align import CropGeometry, align_face
-from emotion_cam.classify import Classifier, load_classifier
-from emotion_cam.detect import DEFAULT_DETECTOR, FaceDetector, make_detector
+from emotion_cam.emotion.alignment import CropGeometry, align_face
+from emotion_cam.emotion.classifier import Classifier, load_classifier
+from emotion_cam.faces.detectors import DEFAULT_DETECTOR, FaceDetector, make_detector
 from emotion_cam.heap import keep_large_blocks
-from emotion_cam.landmarks import LandmarkPredictor
+from emotion_cam.faces.landmarks import LandmarkPredictor
 from emotion_cam.results import Face, FrameResult, reading_order
-from emotion_cam.scan import Scanner, find_faces
-from emotion_cam.smooth import TrackSmoother
-from emotion_cam.track import Tracker
+from emotion_cam.faces.search import Scanner, find_faces
+from emotion_cam.tracking.smoothing import TrackSmoother
+from emotion_cam.tracking.tracker import Tracker
 
 
 @dataclass

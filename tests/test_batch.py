@@ -1,4 +1,4 @@
-"""`emotion-cam video A B C --out-dir OUT --jobs N` (emotion_cam.batch): the same rows as single runs, resumable."""
+"""`emotion-cam video A B C --out-dir OUT --jobs N` (emotion_cam.commands.batch): the same rows as single runs, resumable."""
 from __future__ import annotations
 
 import shutil

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion_cam.capture import Player, Source, frames
+from emotion_cam.media.sources import Player, Source, frames
 
 
 @pytest.fixture(scope="module")

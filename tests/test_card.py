@@ -6,8 +6,8 @@ import json
 import pytest
 
 from conftest import MODEL
-from emotion_cam.card import CardError, LandmarkGeometry, ModelCard
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.card import CardError, LandmarkGeometry, ModelCard
+from emotion_cam.emotion.labels import EMOTIONS
 
 
 def test_the_shipped_card_reads_typed_and_writes_back_byte_for_byte(tmp_path):

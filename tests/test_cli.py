@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import MODEL, cli, ground_truth
-from emotion_cam.classify import load_card
-from emotion_cam.labels import EMOTIONS
-from emotion_cam.boxes import iou_matrix
+from emotion_cam.emotion.classifier import load_card
+from emotion_cam.emotion.labels import EMOTIONS
+from emotion_cam.faces.boxes import iou_matrix
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,16 @@ import numpy as np
 
 import pytest
 
-from emotion_cam.detect import LANDMARK_NAMES, YUNET_MODELS, HaarDetector, HogDetector, YuNetDetector, cache_dir
-from emotion_cam.imageio import read_image
+from emotion_cam.faces.detectors import LANDMARK_NAMES, YUNET_MODELS, HaarDetector, HogDetector, YuNetDetector, cache_dir
+from emotion_cam.media.images import read_image
 from emotion_cam.model_files import ModelFileError, shipped_path
-from emotion_cam.boxes import iou_matrix
+from emotion_cam.faces.boxes import iou_matrix
 
 PHOTO = "2008_002470.jpg"  # six faces in 500x332: a few seconds of HOG, where bald_guys.jpg (3 MP) takes half a minute
 
 
 def test_yunet_finds_the_close_up_face_with_its_landmarks_in_order(faces_dir):
-    from emotion_cam.scan import sure
+    from emotion_cam.faces.search import sure
 
     image = read_image(faces_dir / "Tom_Cruise_avp_2014_4.jpg")
     yunet = YuNetDetector()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, cli
-from emotion_cam.imageio import ImageError, decode_image, read_image
+from emotion_cam.media.images import ImageError, decode_image, read_image
 
 
 # -- images of any format, size and aspect -----------------------------------------------------------
@@ -217,7 +217,7 @@ def test_fuzzed_images_give_an_image_or_an_image_error(seeds, data):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzzed_videos_give_frames_or_a_source_error(tmp_path, videos_dir, data):
-    from emotion_cam.capture import Source, SourceError, frames
+    from emotion_cam.media.sources import Source, SourceError, frames
 
     blob = bytearray((videos_dir / "test.mp4").read_bytes()[:200_000])
     for _ in range(data.draw(st.integers(1, 6))):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion_cam.imageio import ImageError, decode_image, read_image
+from emotion_cam.media.images import ImageError, decode_image, read_image
 
 
 @pytest.fixture(scope="module")

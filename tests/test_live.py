@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emotion_cam.pipeline import due_for_classification
-from emotion_cam.smooth import EmotionSmoother
+from emotion_cam.tracking.smoothing import EmotionSmoother
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import MODEL, cli
-from emotion_cam.classify import EmotionClassifier, ModelError, load_card
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.classifier import EmotionClassifier, ModelError, load_card
+from emotion_cam.emotion.labels import EMOTIONS
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_missing_or_broken_model_is_a_clear_error(tmp_path):
 
 
 def test_runtime_never_imports_tensorflow():
-    code = ("import sys, emotion_cam.pipeline, emotion_cam.cli, emotion_cam.bench, emotion_cam.video, emotion_cam.gui.main_window\n"
+    code = ("import sys, emotion_cam.pipeline, emotion_cam.commands.cli, emotion_cam.measure.bench, emotion_cam.commands.video, emotion_cam.gui.main_window\n"
             "from emotion_cam.pipeline import Pipeline\nPipeline()\n"
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -112,9 +112,9 @@ def test_runtime_never_imports_tensorflow():
 def test_the_pipeline_takes_its_parts_as_objects(faces_dir):
     import cv2
 
-    from emotion_cam.classify import load_classifier
-    from emotion_cam.detect import HaarDetector
-    from emotion_cam.landmarks import LandmarkPredictor
+    from emotion_cam.emotion.classifier import load_classifier
+    from emotion_cam.faces.detectors import HaarDetector
+    from emotion_cam.faces.landmarks import LandmarkPredictor
     from emotion_cam.pipeline import Pipeline
 
     classifier = load_classifier(MODEL, mirror=False)
@@ -125,7 +125,7 @@ def test_the_pipeline_takes_its_parts_as_objects(faces_dir):
 
 
 def test_load_classifier_chooses_the_implementation_by_suffix(tmp_path):
-    from emotion_cam.classify import load_classifier
+    from emotion_cam.emotion.classifier import load_classifier
 
     assert isinstance(load_classifier(MODEL), EmotionClassifier)
     other = tmp_path / "model.onnx"

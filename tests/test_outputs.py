@@ -1,4 +1,4 @@
-"""Outputs never destroy data and every write failure is one message (emotion_cam.outputs, and the CLI on top)."""
+"""Outputs never destroy data and every write failure is one message (emotion_cam.media.outputs, and the CLI on top)."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import cli
-from emotion_cam.outputs import OutputError, check_outputs, replacing, write_image
+from emotion_cam.media.outputs import OutputError, check_outputs, replacing, write_image
 
 
 def digest(path: Path) -> str:

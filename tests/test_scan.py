@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion_cam.yardstick import Yardstick
-from emotion_cam.capture import Source, frames
-from emotion_cam.detect import Detections, YuNetDetector
+from emotion_cam.measure.yardstick import Yardstick
+from emotion_cam.media.sources import Source, frames
+from emotion_cam.faces.detectors import Detections, YuNetDetector
 from emotion_cam.pipeline import Pipeline, PipelineConfig
-from emotion_cam.scan import LIVE_GIVE, Scanner, drop_head_tops, nms, pass_scale
-from emotion_cam.boxes import iou_matrix
+from emotion_cam.faces.search import LIVE_GIVE, Scanner, drop_head_tops, nms, pass_scale
+from emotion_cam.faces.boxes import iou_matrix
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_background_detection_keeps_up_with_a_video_played_in_real_time(videos_d
     """As the app plays short_hamilton_clip.mp4: detection beside the frames, boxes still on >= 90% of the faces the
     yardstick finds with its hand marks (the dim audience faces the detectors miss are marked), through its three
     scene cuts, and at most two boxes on no face in its 55 checked frames."""
-    from emotion_cam.bench import bench_video
+    from emotion_cam.measure.bench import bench_video
 
     pipeline = Pipeline(PipelineConfig(background_detection=True))
     report = bench_video(pipeline, str(videos_dir / "short_hamilton_clip.mp4"), realtime=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion_cam.detect import Detections
-from emotion_cam.boxes import greedy_match, iou_matrix
-from emotion_cam.track import SceneThumb, Tracker, move_boxes
+from emotion_cam.faces.detectors import Detections
+from emotion_cam.faces.boxes import greedy_match, iou_matrix
+from emotion_cam.tracking.tracker import SceneThumb, Tracker, move_boxes
 
 
 def dets(*boxes, landmarks=None) -> Detections:

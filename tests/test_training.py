@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotion_cam.card import ModelCard
-from emotion_cam.dataset import load_csv, load_folder, load_split
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.card import ModelCard
+from emotion_cam.emotion.dataset import load_csv, load_folder, load_split
+from emotion_cam.emotion.labels import EMOTIONS
 
 pytest.importorskip("tensorflow", reason="training tests need the 'train' extra (pip install -e '.[dev]')")
 pytest.importorskip("torch", reason="training tests need the 'train' extra (pip install -e '.[dev]')")
@@ -76,8 +76,8 @@ def test_class_weights_favour_rare_classes():
 
 def test_class_offsets_give_a_starved_class_back(fer_root):
     """Offsets tuned on one half of val lift macro-F1 on the other half, and folding them into the bias is exact."""
-    from emotion_cam.classify import EmotionClassifier
-    from emotion_cam.evaluate import predict_all
+    from emotion_cam.emotion.classifier import EmotionClassifier
+    from emotion_cam.emotion.evaluate import predict_all
     from training.calibrate import choose_offsets, fold_into_model, score
     from training.models import build
 
@@ -180,7 +180,7 @@ def smoke_run(fer_root, tmp_path_factory):
 
 
 def test_smoke_run_exports_a_model_that_runs_in_litert(smoke_run):
-    from emotion_cam.classify import EmotionClassifier
+    from emotion_cam.emotion.classifier import EmotionClassifier
 
     out, runs = smoke_run
     card = ModelCard.read(out / "emotion_int8.json")  # typed: every field the app reads is there
@@ -300,9 +300,9 @@ def test_temperature_folding_divides_the_logits_and_keeps_the_argmax(fer_root):
 
 def test_fitted_temperature_undoes_a_known_distortion(fer_root):
     """Logits made twice as sharp need twice the temperature, and scaling brings the NLL back down."""
-    from emotion_cam.classify import EmotionClassifier
-    from emotion_cam.evaluate import predict_all
-    from emotion_cam.metrics import negative_log_likelihood
+    from emotion_cam.emotion.classifier import EmotionClassifier
+    from emotion_cam.emotion.evaluate import predict_all
+    from emotion_cam.emotion.metrics import negative_log_likelihood
     from training.calibrate import fit_temperature, scaled, softmax, unsure_threshold
 
     val = load_folder(fer_root / "val")

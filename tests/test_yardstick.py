@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from emotion_cam.yardstick import MARKS_FILE, FrameMarks, VideoMarks, Yardstick, live_recall
+from emotion_cam.measure.yardstick import MARKS_FILE, FrameMarks, VideoMarks, Yardstick, live_recall
 
 
 @pytest.fixture(scope="module")

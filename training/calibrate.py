@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from emotion_cam.card import Calibration, Metrics, ModelCard, OffsetEstimate, Plots, TemperatureFit, ValFigures
-from emotion_cam.metrics import classification_report
+from emotion_cam.emotion.card import Calibration, Metrics, ModelCard, OffsetEstimate, Plots, TemperatureFit, ValFigures
+from emotion_cam.emotion.metrics import classification_report
 
 STEPS = np.round(np.arange(-3.0, 3.01, 0.1), 2)
 
@@ -96,7 +96,7 @@ def scaled(log_probs: np.ndarray, temperature: float, mirrored: np.ndarray | Non
 
 def fit_temperature(log_probs: np.ndarray, y: np.ndarray, mirrored: np.ndarray | None = None) -> float:
     """The T in [0.25, 4] minimising val NLL (golden-section search on log T; the NLL is unimodal in T)."""
-    from emotion_cam.metrics import negative_log_likelihood
+    from emotion_cam.emotion.metrics import negative_log_likelihood
 
     def nll(log_t: float) -> float:
         return negative_log_likelihood(scaled(log_probs, float(np.exp(log_t)), mirrored), y)
@@ -148,9 +148,9 @@ def runtime_calibration(model_path, val_x: np.ndarray, val_y: np.ndarray, temper
     the "unsure" threshold. Mirror averaging is switched on when it does not cost val accuracy.
     Returns the card's calibration block and the val probabilities as the app computes them.
     """
-    from emotion_cam.classify import EmotionClassifier
-    from emotion_cam.evaluate import predict_all
-    from emotion_cam.metrics import reliability
+    from emotion_cam.emotion.classifier import EmotionClassifier
+    from emotion_cam.emotion.evaluate import predict_all
+    from emotion_cam.emotion.metrics import reliability
 
     single = predict_all(EmotionClassifier(model_path, card=ModelCard(), mirror=False), val_x)
     mirrored = predict_all(EmotionClassifier(model_path, card=ModelCard(), mirror=True), val_x)
@@ -177,7 +177,7 @@ def runtime_calibration(model_path, val_x: np.ndarray, val_y: np.ndarray, temper
 
 def figures(probs: np.ndarray, y: np.ndarray) -> ValFigures:
     """Accuracy and how well the probabilities say it (ECE, NLL)."""
-    from emotion_cam.metrics import expected_calibration_error, negative_log_likelihood
+    from emotion_cam.emotion.metrics import expected_calibration_error, negative_log_likelihood
 
     return ValFigures(accuracy=float((probs.argmax(1) == y).mean()), ece=expected_calibration_error(probs, y),
                       nll=negative_log_likelihood(probs, y), mean_top_probability=float(probs.max(1).mean()))
@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     from dataclasses import asdict, replace
     from pathlib import Path
 
-    from emotion_cam.classify import card_path, load_card
-    from emotion_cam.metrics import classification_report
+    from emotion_cam.emotion.classifier import card_path, load_card
+    from emotion_cam.emotion.metrics import classification_report
     from training.split_cache import load_cached
     from training.report import plot_confusion, plot_reliability
 

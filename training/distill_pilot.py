@@ -21,7 +21,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from emotion_cam.outputs import write_bytes
+from emotion_cam.media.outputs import write_bytes
 from training.split_cache import load_cached
 from training.train import TrainConfig
 

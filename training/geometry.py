@@ -3,7 +3,7 @@
 FER-2013 faces were found by a detector and cropped loosely; the runtime instead
 aligns faces by landmarks. Running dlib's detector and 5-point landmark model
 on upscaled training crops gives the canonical positions (median over
-thousands of faces) that ``emotion_cam.align`` maps every live face onto; the same
+thousands of faces) that ``emotion_cam.emotion.alignment`` maps every live face onto; the same
 for YuNet's five points (its eyes are centres, its nose point the tip), measured on
 the crops with a grey border, as the close-up look sees a face that fills the image.
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from emotion_cam.align import LANDMARK_SOURCES, anchor_points
-from emotion_cam.card import LandmarkGeometry
-from emotion_cam.detect import HogDetector, YuNetDetector
-from emotion_cam.landmarks import LandmarkPredictor
-from emotion_cam.scan import detect_close_up, sure
+from emotion_cam.emotion.alignment import LANDMARK_SOURCES, anchor_points
+from emotion_cam.emotion.card import LandmarkGeometry
+from emotion_cam.faces.detectors import HogDetector, YuNetDetector
+from emotion_cam.faces.landmarks import LandmarkPredictor
+from emotion_cam.faces.search import detect_close_up, sure
 
 UPSCALE = 4  # 48 px -> 192 px: HOG needs faces of ~80 px and up
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_cam.outputs import write_bytes
-from emotion_cam.votes import load_votes, shares, votes_file
+from emotion_cam.media.outputs import write_bytes
+from emotion_cam.emotion.votes import load_votes, shares, votes_file
 from training.train import TrainConfig
 
 log = logging.getLogger("training.label_pilot")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.labels import EMOTIONS
 from training.arch import INPUT_SHAPE, Arch, get
 
 # Keras's BatchNormalization epsilon; the PyTorch twin (training.net) uses the same value so weights carry over exactly.

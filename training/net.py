@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.labels import EMOTIONS
 from training.arch import Arch, get
 
 BN_EPSILON = 1e-3  # Keras's default, so the BatchNorm statistics mean the same on both sides

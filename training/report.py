@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_cam.labels import EMOTIONS
-from emotion_cam.metrics import Report
-from emotion_cam.outputs import OutputError, write_bytes
+from emotion_cam.emotion.labels import EMOTIONS
+from emotion_cam.emotion.metrics import Report
+from emotion_cam.media.outputs import OutputError, write_bytes
 
 
 def _pyplot():
@@ -96,7 +96,7 @@ def plot_curves(logs: dict[str, str | os.PathLike], path: str | os.PathLike) -> 
 
 def plot_reliability(bins: list[dict], path: str | os.PathLike, title: str) -> None:
     """Reliability diagram: accuracy against mean top probability per bin, bar widths by bin, counts beneath."""
-    from emotion_cam.metrics import calibration_error
+    from emotion_cam.emotion.metrics import calibration_error
 
     plt = _pyplot()
     fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.2, 6.0), dpi=110, gridspec_kw={"height_ratios": [3, 1]}, sharex=True)

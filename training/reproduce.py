@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_cam import card as cards
-from emotion_cam.card import ModelCard
-from emotion_cam.classify import EmotionClassifier
-from emotion_cam.dataset import Split, load_folder, resolve
-from emotion_cam.evaluate import latency_ms, predict_all
-from emotion_cam.labels import EMOTIONS
-from emotion_cam.metrics import Report, classification_report
-from emotion_cam.outputs import write_bytes
+from emotion_cam.emotion import card as cards
+from emotion_cam.emotion.card import ModelCard
+from emotion_cam.emotion.classifier import EmotionClassifier
+from emotion_cam.emotion.dataset import Split, load_folder, resolve
+from emotion_cam.emotion.evaluate import latency_ms, predict_all
+from emotion_cam.emotion.labels import EMOTIONS
+from emotion_cam.emotion.metrics import Report, classification_report
+from emotion_cam.media.outputs import write_bytes
 from training.split_cache import load_cached
 from training.targets import Targets, prepare
 from training.train import TrainConfig, add_config_arguments, config_from

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_cam.dataset import Split, load_split, resolve
+from emotion_cam.emotion.dataset import Split, load_split, resolve
 
 __all__ = ["Split", "load_cached"]
 

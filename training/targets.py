@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_cam.dataset import Split
-from emotion_cam.labels import EMOTIONS
-from emotion_cam.votes import load_votes, plurality, readable, shares, votes_file
+from emotion_cam.emotion.dataset import Split
+from emotion_cam.emotion.labels import EMOTIONS
+from emotion_cam.emotion.votes import load_votes, plurality, readable, shares, votes_file
 
 log = logging.getLogger(__name__)
 

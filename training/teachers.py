@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_cam.dataset import Split
+from emotion_cam.emotion.dataset import Split
 from training.split_cache import load_cached
 from training.train import TrainConfig
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
-from emotion_cam.dataset import Split
+from emotion_cam.emotion.dataset import Split
 from training.split_cache import load_cached
 from training.targets import Targets, prepare
 from training.augment import AugmentConfig, augment_batch

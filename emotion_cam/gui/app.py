@@ -8,8 +8,8 @@ import threading
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from emotion_cam.capture import Source
-from emotion_cam.classify import ModelError
+from emotion_cam.media.sources import Source
+from emotion_cam.emotion.classifier import ModelError
 from emotion_cam.model_files import ModelFileError
 from emotion_cam.gui.worker import FrameWorker
 

@@ -8,9 +8,9 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSlider, QSplitter, QVBoxLayout,
                                QWidget)
 
-from emotion_cam.capture import Source
-from emotion_cam.imageio import SUPPORTED_SUFFIXES
-from emotion_cam.outputs import OutputError, check_outputs, write_image
+from emotion_cam.media.sources import Source
+from emotion_cam.media.images import SUPPORTED_SUFFIXES
+from emotion_cam.media.outputs import OutputError, check_outputs, write_image
 from emotion_cam.results import main_face
 from emotion_cam.gui.model_card import ModelCardDialog
 from emotion_cam.gui.session import SessionRecorder

@@ -7,7 +7,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from emotion_cam.card import Calibration, Distillation, ModelCard, Pruning
+from emotion_cam.emotion.card import Calibration, Distillation, ModelCard, Pruning
 
 
 def calibration_text(cal: Calibration) -> str:

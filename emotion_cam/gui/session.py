@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 from collections import deque
 
-from emotion_cam.outputs import replacing
+from emotion_cam.media.outputs import replacing
 from emotion_cam.results import FACE_ROW_HEADER, face_rows
 
 

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from emotion_cam.draw import COLOURS
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.labels import EMOTIONS
 from emotion_cam.results import Face
 
 

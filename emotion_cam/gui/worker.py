@@ -20,12 +20,12 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from emotion_cam.capture import Player, Source, SourceError, probe_cameras
-from emotion_cam.card import ModelCard
+from emotion_cam.media.sources import Player, Source, SourceError, probe_cameras
+from emotion_cam.emotion.card import ModelCard
 from emotion_cam.draw import Annotator
-from emotion_cam.imageio import ImageError, read_image
-from emotion_cam.outputs import OutputError
-from emotion_cam.record import Recorder
+from emotion_cam.media.images import ImageError, read_image
+from emotion_cam.media.outputs import OutputError
+from emotion_cam.media.recording import Recorder
 from emotion_cam.api import Analyzer
 from emotion_cam.pipeline import PipelineConfig
 from emotion_cam.results import Face

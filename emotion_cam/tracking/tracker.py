@@ -1,5 +1,5 @@
 """Face tracks: stable IDs across frames, box updates between detection passes, and scene cuts. Boxes only:
-the tracker is handed detections and never calls a detector (``emotion_cam.scan`` does).
+the tracker is handed detections and never calls a detector (``emotion_cam.faces.search`` does).
 
 Between passes each track's box (and its landmarks, if the detector gave them) moves
 with the optical flow of its face. Detections are matched to tracks by IoU; a track
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from emotion_cam.boxes import cover_matrix, greedy_match, iou_matrix, on_head_above
-from emotion_cam.detect import Detections
+from emotion_cam.faces.boxes import cover_matrix, greedy_match, iou_matrix, on_head_above
+from emotion_cam.faces.detectors import Detections
 
 
 def move_boxes(prev: np.ndarray, gray: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray | None]:

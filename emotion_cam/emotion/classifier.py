@@ -12,8 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
-from emotion_cam.card import CardError, ModelCard
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.card import CardError, ModelCard
+from emotion_cam.emotion.labels import EMOTIONS
 from emotion_cam.model_files import shipped_path
 from emotion_cam.quiet import native_stderr_quiet
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_cam.boxes import iou_matrix
-from emotion_cam.detect import HogDetector, YuNetDetector
-from emotion_cam.scan import concat, find_faces, lifted, look_around, nms
+from emotion_cam.faces.boxes import iou_matrix
+from emotion_cam.faces.detectors import HogDetector, YuNetDetector
+from emotion_cam.faces.search import concat, find_faces, lifted, look_around, nms
 
-MARKS_FILE = Path(__file__).resolve().parent.parent / "assets" / "bench_marks.json"
+MARKS_FILE = Path(__file__).resolve().parents[2] / "assets" / "bench_marks.json"
 MARK_IOU = 0.5  # a box is the marked one from this overlap (a box on the hair above a face overlaps its face by less)
 
 

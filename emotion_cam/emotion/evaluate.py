@@ -1,11 +1,11 @@
-"""Evaluate the TFLite classifier alone on labelled face crops (see ``emotion_cam.dataset`` for the inputs)."""
+"""Evaluate the TFLite classifier alone on labelled face crops (see ``emotion_cam.emotion.dataset`` for the inputs)."""
 from __future__ import annotations
 
 import time
 
 import numpy as np
 
-from emotion_cam.classify import EmotionClassifier
+from emotion_cam.emotion.classifier import EmotionClassifier
 
 
 def predict_all(classifier: EmotionClassifier, faces: np.ndarray, batch: int = 64) -> np.ndarray:

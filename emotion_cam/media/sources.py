@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emotion_cam.imageio import looks_like_image
+from emotion_cam.media.images import looks_like_image
 
 
 class SourceError(RuntimeError):

@@ -16,9 +16,9 @@ import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
-from emotion_cam.labels import EMOTIONS
-from emotion_cam.metrics import Report
-from emotion_cam.outputs import write_bytes
+from emotion_cam.emotion.labels import EMOTIONS
+from emotion_cam.emotion.metrics import Report
+from emotion_cam.media.outputs import write_bytes
 
 Point = tuple[float, float]
 

@@ -10,9 +10,9 @@ from contextlib import ExitStack
 from tqdm import tqdm
 
 from emotion_cam.api import Analyzer
-from emotion_cam.capture import Source, SourceError
+from emotion_cam.media.sources import Source, SourceError
 from emotion_cam.draw import Annotator
-from emotion_cam.outputs import VideoFile, replacing
+from emotion_cam.media.outputs import VideoFile, replacing
 from emotion_cam.results import FACE_ROW_HEADER, face_rows
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.labels import EMOTIONS
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from emotion_cam.card import ModelCard
-from emotion_cam.landmarks import eye_centres, nose_point
+from emotion_cam.emotion.card import ModelCard
+from emotion_cam.faces.landmarks import eye_centres, nose_point
 
 
 LANDMARK_SOURCES = ("dlib", "yunet")  # dlib's 5- or 68-point model; YuNet's five points (detect.LANDMARK_NAMES)

@@ -8,7 +8,7 @@ Cold start is from process start to the first classified frame, in fresh
 processes, whole and phase by phase. Flicker is the number of changes of the
 shown label per second of video, for the raw per-frame argmax and for the
 smoothed label. Live recall compares the live boxes on every 5th frame with a
-yardstick that is not the live detector alone (``emotion_cam.yardstick``: two
+yardstick that is not the live detector alone (``emotion_cam.measure.yardstick``: two
 thorough detectors together, corrected by hand marks on the shared videos); a live
 box on no reference face with no face under it is a false track.
 """
@@ -27,14 +27,14 @@ import cv2
 import numpy as np
 import psutil
 
-from emotion_cam.capture import Player, Source, SourceError, frames
+from emotion_cam.media.sources import Player, Source, SourceError, frames
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import main_face
-from emotion_cam.yardstick import Judged, VideoMarks, Yardstick, live_recall
+from emotion_cam.measure.yardstick import Judged, VideoMarks, Yardstick, live_recall
 
 STAGES = ("decode", "detect", "track", "landmarks", "align", "classify", "smooth", "draw")
-MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "videos"
+MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media" / "videos"
 DEFAULT_INPUTS = [("woman2.mp4", (640, 480)), ("short_hamilton_clip.mp4", None), ("crowd_1080p.mp4", None)]
 
 
@@ -260,7 +260,7 @@ def cold_starts(source: str | int, resize: tuple[int, int] | None, config: Pipel
     spec = json.dumps({"source": source, "resize": resize, "config": asdict(config)})
     results = []
     for _ in range(runs):
-        child = subprocess.run([sys.executable, "-m", "emotion_cam.bench", spec], capture_output=True, text=True, timeout=300)
+        child = subprocess.run([sys.executable, "-m", "emotion_cam.measure.bench", spec], capture_output=True, text=True, timeout=300)
         if child.returncode != 0:
             raise RuntimeError(f"cold-start process failed: {child.stderr.strip()[-500:]}")
         results.append(json.loads(child.stdout.strip().splitlines()[-1]))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from emotion_cam.outputs import OutputError, check_outputs, make_folder
+from emotion_cam.media.outputs import OutputError, check_outputs, make_folder
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
@@ -74,11 +74,11 @@ def run_one(job: Job, config=None) -> Outcome:
     """One input, in whatever process runs it; errors come back as text, never as an exception."""
     global _analyzer, _stopped
     from emotion_cam.api import Analyzer
-    from emotion_cam.capture import SourceError
-    from emotion_cam.imageio import ImageError
-    from emotion_cam.video import process_video
+    from emotion_cam.media.sources import SourceError
+    from emotion_cam.media.images import ImageError
+    from emotion_cam.commands.video import process_video
 
-    from emotion_cam.video import Terminated
+    from emotion_cam.commands.video import Terminated
 
     if _stopped:
         return Outcome(job.source, error="stopped")
@@ -100,7 +100,7 @@ def _worker_start() -> None:
     Ctrl+C reaches the workers from the terminal and the parent tells them the same."""
     import signal
 
-    from emotion_cam.video import Terminated
+    from emotion_cam.commands.video import Terminated
 
     global _in_worker
     _in_worker = True

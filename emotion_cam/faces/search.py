@@ -18,8 +18,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from emotion_cam.boxes import greedy_match, iou_matrix, on_head_above
-from emotion_cam.detect import Detections, FaceDetector, clip_to_image
+from emotion_cam.faces.boxes import greedy_match, iou_matrix, on_head_above
+from emotion_cam.faces.detectors import Detections, FaceDetector, clip_to_image
 
 
 DARK_MEAN = 60  # a frame darker than this on average (0-255) is searched brightened

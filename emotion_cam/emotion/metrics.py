@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.labels import EMOTIONS
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_cam.labels import EMOTIONS
+from emotion_cam.emotion.labels import EMOTIONS
 
 FERPLUS_COLUMNS: tuple[str, ...] = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
                                     "contempt", "unknown", "NF")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from emotion_cam import __version__
-from emotion_cam.imageio import SUPPORTED_NAMES
+from emotion_cam.media.images import SUPPORTED_NAMES
 
 EPILOG_APP = """examples:
   emotion-cam                       open the window on the default camera
@@ -22,7 +22,7 @@ EPILOG_APP = """examples:
 
 def _pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="emotion model (.tflite with its .json card beside it); default: the shipped model")
-    from emotion_cam.detect import DEFAULT_DETECTOR, DETECTORS
+    from emotion_cam.faces.detectors import DEFAULT_DETECTOR, DETECTORS
 
     p.add_argument("--detector", choices=tuple(DETECTORS), default=DEFAULT_DETECTOR,
                    help=f"face detector (default: {DEFAULT_DETECTOR}; hog is dlib's, haar OpenCV's cascade)")
@@ -128,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from emotion_cam.draw import Annotator
-    from emotion_cam.imageio import ImageError
-    from emotion_cam.outputs import OutputError, check_outputs, make_folder, write_image, write_stdout
+    from emotion_cam.media.images import ImageError
+    from emotion_cam.media.outputs import OutputError, check_outputs, make_folder, write_image, write_stdout
 
     targets = {}
     if args.annotate:
@@ -189,14 +189,14 @@ def annotated_names(images: list[str], outdir: Path) -> dict[int, Path]:
 
 
 def _terminated(signum, frame) -> None:
-    from emotion_cam.video import Terminated
+    from emotion_cam.commands.video import Terminated
 
     raise Terminated()
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from emotion_cam.outputs import check_outputs
-    from emotion_cam.video import Terminated, process_video
+    from emotion_cam.media.outputs import check_outputs
+    from emotion_cam.commands.video import Terminated, process_video
 
     # SIGTERM (a service manager, `kill`) ends the run like Ctrl+C: what is open is finalised or removed.
     signal.signal(signal.SIGTERM, _terminated)
@@ -219,9 +219,9 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 
 def _video_batch(args: argparse.Namespace) -> int:
-    from emotion_cam.batch import plan, run_batch
-    from emotion_cam.outputs import write_stdout
-    from emotion_cam.video import Terminated
+    from emotion_cam.commands.batch import plan, run_batch
+    from emotion_cam.media.outputs import write_stdout
+    from emotion_cam.commands.video import Terminated
 
     if not args.out_dir:
         raise ValueError("several videos: give --out-dir FOLDER (NAME.csv for each goes there)")
@@ -251,11 +251,11 @@ def _video_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from emotion_cam.classify import load_classifier
-    from emotion_cam.dataset import load_split
-    from emotion_cam.evaluate import predict_all
-    from emotion_cam.metrics import classification_report, expected_calibration_error, negative_log_likelihood
-    from emotion_cam.outputs import write_stdout
+    from emotion_cam.emotion.classifier import load_classifier
+    from emotion_cam.emotion.dataset import load_split
+    from emotion_cam.emotion.evaluate import predict_all
+    from emotion_cam.emotion.metrics import classification_report, expected_calibration_error, negative_log_likelihood
+    from emotion_cam.media.outputs import write_stdout
 
     split = load_split(args.data, args.split)
     for where, why in split.skipped:
@@ -275,7 +275,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from emotion_cam.bench import format_bench, run_bench
+    from emotion_cam.measure.bench import format_bench, run_bench
 
     config = _config(args)
     if args.detect_every:
@@ -304,12 +304,12 @@ COMMANDS = {"predict": cmd_predict, "video": cmd_video, "eval": cmd_eval, "bench
 
 
 def main(argv: list[str] | None = None) -> int:
-    from emotion_cam.capture import SourceError
-    from emotion_cam.classify import ModelError
+    from emotion_cam.media.sources import SourceError
+    from emotion_cam.emotion.classifier import ModelError
     from emotion_cam.model_files import ModelFileError
-    from emotion_cam.outputs import OutputError, silence_stdout, write_stdout
+    from emotion_cam.media.outputs import OutputError, silence_stdout, write_stdout
     from emotion_cam.quiet import set_verbose
-    from emotion_cam.video import Terminated
+    from emotion_cam.commands.video import Terminated
 
     args = build_parser().parse_args(argv)
     set_verbose(args.verbose)
