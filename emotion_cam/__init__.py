@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "50000000")
 
 from emotion_cam.emotion.labels import EMOTIONS  # noqa: E402
-from emotion_cam.quiet import default_ffmpeg_level  # noqa: E402
+from emotion_cam.process import default_ffmpeg_level  # noqa: E402
 
 default_ffmpeg_level()
 

@@ -26,7 +26,8 @@ class Analyzer:
 
     Options: ``detector`` ("yunet", "hog", "haar"), ``model`` (a .tflite with its card; default: the
     shipped one), ``mirror_average`` (average each face with its mirror image; default: the card's
-    choice), ``threads`` (OpenCV and LiteRT threads), ``landmarks`` (5, or 68 for the contours).
+    choice), ``threads`` (LiteRT threads), ``landmarks`` (68: also each face's 68 contour points, for drawing;
+    the emotions do not change).
 
     One ``Analyzer`` serves one thread at a time (its detector, interpreter and tracker are not
     thread-safe): give each thread, or each process, its own.
@@ -36,7 +37,8 @@ class Analyzer:
                  mirror_average: bool | None = None, threads: int | None = None, landmarks: int | None = None,
                  config: PipelineConfig | None = None):
         given = {"detector": detector, "model_path": None if model is None else os.fspath(model),
-                 "mirror_average": mirror_average, "threads": threads, "landmark_points": landmarks}
+                 "mirror_average": mirror_average, "threads": threads,
+                 "contours": None if landmarks is None else landmarks == 68}
         self.config = dataclasses.replace(config or PipelineConfig(), **{k: v for k, v in given.items() if v is not None})
         self.pipeline = Pipeline(self.config)
 
@@ -66,8 +68,8 @@ class Analyzer:
         self.pipeline.classifier.mirror = on
 
     def set_landmarks(self, points: int) -> None:
-        """5 (alignment only) or 68 (also the face's contours, for drawing)."""
-        self.pipeline.set_landmark_points(points)
+        """68: also find each face's 68 contour points (``Face.contour``), for drawing; 5: not. Results do not change."""
+        self.pipeline.set_contours(points == 68)
 
     def analyze_video(self, source: str | os.PathLike | int, limit: int | None = None,
                       realtime: bool = False) -> "VideoResults":
@@ -81,9 +83,10 @@ class Analyzer:
         return VideoResults(self, Source.parse(source if isinstance(source, (int, Source)) else os.fspath(source)),
                             limit, realtime)
 
-    def track(self, frame: np.ndarray, t: float | None = None) -> FrameResult:
-        """One frame of a stream you read yourself (``t``: its time in seconds); call ``reset()`` between streams."""
-        return self.pipeline.process_frame(frame, t)
+    def track(self, frame: np.ndarray, t: float | None = None, index: int | None = None) -> FrameResult:
+        """One frame of a stream you read yourself (``t``: its time in seconds; ``index``: its position in the
+        stream, from 0, else the frames tracked since the last reset); call ``reset()`` between streams."""
+        return self.pipeline.process_frame(frame, t, index)
 
     def reset(self) -> None:
         """Forget the faces being tracked (a new video, a new camera)."""
@@ -120,7 +123,7 @@ class VideoResults:
             self.close()
             raise StopIteration
         self.frames_read += 1
-        result = self.analyzer.track(frame.image, frame.t)
+        result = self.analyzer.track(frame.image, frame.t, frame.index)
         result.image = frame.image
         return result
 

@@ -72,13 +72,14 @@ class Annotator:
         x1, y1, x2, y2 = (int(round(v)) for v in face.box)
         colour = face_colour(face)
         cv2.rectangle(img, (x1, y1), (x2, y2), colour, max(2, thick + 1), cv2.LINE_AA)
-        if self.landmarks and face.landmarks is not None:
+        points = face.contour if face.contour is not None else face.landmarks
+        if self.landmarks and points is not None:
             r = max(1, int(round(1.5 * unit)))
-            for px, py in face.landmarks.astype(int):
+            for px, py in points.astype(int):
                 cv2.circle(img, (int(px), int(py)), r, (0, 255, 0), -1, cv2.LINE_AA)
 
         who = f"#{face.track_id} " if self.ids and face.track_id is not None else ""
-        title = f"{who}unsure" if face.uncertain else f"{who}{face.label} {face.confidence:.0%}"
+        title = f"{who}{face.title}"
         (tw, th), base = cv2.getTextSize(title, cv2.FONT_HERSHEY_SIMPLEX, fs * 1.25, thick)
         line = int(round(13 * unit))
         bar_w = int(round(70 * unit))

@@ -17,8 +17,8 @@ import numpy as np
 from emotion_cam.emotion.alignment import CropGeometry, align_face
 from emotion_cam.emotion.classifier import Classifier, load_classifier
 from emotion_cam.faces.detectors import DEFAULT_DETECTOR, FaceDetector, make_detector
-from emotion_cam.heap import keep_large_blocks
 from emotion_cam.faces.landmarks import LandmarkPredictor
+from emotion_cam.emotion.unsure import UnsureRule
 from emotion_cam.results import Face, FrameResult, reading_order
 from emotion_cam.faces.search import Scanner, find_faces
 from emotion_cam.tracking.smoothing import TrackSmoother
@@ -28,8 +28,9 @@ from emotion_cam.tracking.tracker import Tracker
 @dataclass
 class PipelineConfig:
     detector: str = DEFAULT_DETECTOR
-    landmark_points: int = 5  # dlib's model where the detector gives no points (or 68, for drawing the contours)
-    detector_landmarks: bool = True  # align on the detector's own five points where it gives them (YuNet)
+    align_points: int = 5  # dlib's landmark model that aligns faces where the detector gives no points (5 or 68)
+    detector_landmarks: bool = True  # align on the detector's own points where it gives them (its landmark_scheme)
+    contours: bool = False  # also find dlib's 68 points on each face, for drawing only: results do not change
     still_min_face: int = 16  # px; stills get one thorough detection
     video_min_face: int = 20  # px; the smallest face a live pass looks for
     detect_every: int = 0  # frames between live passes while faces are tracked; 0: by the frame's size (scan.Scanner)
@@ -40,7 +41,7 @@ class PipelineConfig:
     drift_likeness: float = 0.6  # a followed box that looks less like its confirmed face than this gets a close look
     classify_every: int = 2  # frames between classifications of a tracked face (a new face is classified at once)
     classify_budget: int = 4  # faces classified per frame at most; in a larger crowd they take turns
-    threads: int = 1  # OpenCV and LiteRT threads
+    threads: int = 1  # LiteRT threads (OpenCV's are the process's: set by the entry points, emotion_cam.process)
     background_detection: bool = False  # the app: detection passes run beside the frames, which never wait for them
     inline_pass_ms: float = 15.0  # with background detection, a pass cheaper than this (half a 30 fps frame) runs in the frame
     model_path: str | None = None
@@ -83,14 +84,17 @@ class Pipeline:
     def __init__(self, config: PipelineConfig | None = None, *, detector: FaceDetector | None = None,
                  landmarks: LandmarkPredictor | None = None, classifier: Classifier | None = None):
         self.config = config or PipelineConfig()
-        cv2.setNumThreads(self.config.threads)
-        keep_large_blocks()
         self.classifier = classifier or load_classifier(self.config.model_path, num_threads=self.config.threads,
                                                         mirror=self.config.mirror_average)
         self.detector = detector or make_detector(self.config.detector)
-        self.landmarks = landmarks or LandmarkPredictor(self.config.landmark_points)
-        self.geometry = {"dlib": CropGeometry.from_card(self.classifier.card),
-                         "yunet": CropGeometry.from_card(self.classifier.card, "yunet")}
+        self.landmarks = landmarks or LandmarkPredictor(self.config.align_points)
+        self.contours: LandmarkPredictor | None = None
+        self.set_contours(self.config.contours)
+        self.unsure = UnsureRule(self.classifier.unsure_below)
+        # One crop geometry per landmark scheme the card measured (dlib's always: its defaults where not measured).
+        card = self.classifier.card
+        self.geometry = {"dlib": CropGeometry.from_card(card),
+                         **{scheme: CropGeometry.from_card(card, scheme) for scheme in card.crop_geometry if scheme != "dlib"}}
         # A background pass needs a detector of its own (they are not thread-safe), which only a detector built
         # here can have: one passed in works alone, in the caller's thread.
         background = self.config.background_detection and detector is None
@@ -110,9 +114,9 @@ class Pipeline:
         """Scene cuts noticed since the last reset."""
         return self.tracker.cuts
 
-    def set_landmark_points(self, points: int) -> None:
-        if points != self.landmarks.points:
-            self.landmarks = LandmarkPredictor(points)
+    def set_contours(self, on: bool) -> None:
+        """Find dlib's 68 points on every face (``Face.contour``) for drawing; alignment never uses them."""
+        self.contours = (self.contours or LandmarkPredictor(68)) if on else None
 
     def reset(self) -> None:
         """Forget all tracks (a new video, a camera switch)."""
@@ -123,21 +127,19 @@ class Pipeline:
         self._prev_gray = None
         self.scanner.restart()
 
-    UNSURE_HYSTERESIS = 0.03  # a tracked face leaves "unsure" only this far above the threshold
-
-    def unsure(self, probs: np.ndarray, was_unsure: bool = False) -> bool:
-        """Below the card's threshold; a face shown as unsure stays so until it is clearly above it (no blinking)."""
-        return bool(probs.max() < self.classifier.unsure_below + (self.UNSURE_HYSTERESIS if was_unsure else 0.0))
-
     def landmark_source(self, detector_points: np.ndarray | None) -> str:
-        """Where a face's alignment points come from: the detector's own, or dlib's model on its box."""
-        usable = (self.config.detector_landmarks and detector_points is not None and self.landmarks.points == 5
-                  and self.geometry["yunet"] is not None)
-        return "yunet" if usable else "dlib"
+        """Where a face's alignment points come from: the detector's own (its scheme, where the card has a crop
+        geometry for it), or dlib's model on its box."""
+        scheme = getattr(self.detector, "landmark_scheme", None)
+        usable = self.config.detector_landmarks and detector_points is not None and self.geometry.get(scheme) is not None
+        return scheme if usable else "dlib"
 
     def _points(self, gray: np.ndarray, box: np.ndarray, detector_points: np.ndarray | None) -> tuple[np.ndarray, str]:
         source = self.landmark_source(detector_points)
-        return (detector_points, source) if source == "yunet" else (self.landmarks.predict(gray, box), source)
+        return (detector_points, source) if source != "dlib" else (self.landmarks.predict(gray, box), source)
+
+    def _contours(self, gray: np.ndarray, boxes) -> list[np.ndarray | None]:
+        return [self.contours.predict(gray, b) if self.contours is not None else None for b in boxes]
 
     # -- still images -----------------------------------------------------------------------------
     def process_image(self, image: np.ndarray, min_face: int | None = None) -> FrameResult:
@@ -149,16 +151,20 @@ class Pipeline:
         with timed("landmarks"):
             marks = [None if dets.landmarks is None else dets.landmarks[i] for i in range(len(dets))]
             points = [self._points(gray, b, m) for b, m in zip(dets.boxes, marks)]
+            contours = self._contours(gray, dets.boxes)
         probs = self._classify(gray, points, timed)
-        faces = [Face(b.copy(), pts, p, p, None, float(s), uncertain=self.unsure(p))
-                 for b, (pts, _), p, s in zip(dets.boxes, points, probs, dets.scores)]
+        faces = [Face(b.copy(), pts, p, p, None, float(s), uncertain=self.unsure(p), contour=c)
+                 for b, (pts, _), p, s, c in zip(dets.boxes, points, probs, dets.scores, contours)]
         for number, face in enumerate(reading_order(faces), 1):  # the numbers on the boxes, the panel's and the CLI's
             face.track_id = number
         return FrameResult(sorted(faces, key=lambda f: f.track_id), timed.ms)
 
     # -- video ------------------------------------------------------------------------------------
-    def process_frame(self, frame: np.ndarray, t: float | None = None) -> FrameResult:
-        """One video frame: cut -> follow -> detect -> match -> landmarks -> align -> classify -> smooth."""
+    def process_frame(self, frame: np.ndarray, t: float | None = None, index: int | None = None) -> FrameResult:
+        """One video frame: cut -> follow -> detect -> match -> landmarks -> align -> classify -> smooth.
+
+        ``index``: the frame's position in its source (from 0), for the result; else the frames processed since
+        the last reset."""
         t = time.monotonic() if t is None else t
         timed = StageTimer()
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
@@ -188,6 +194,7 @@ class Pipeline:
         tracks = self.tracker.tracks
         with timed("landmarks"):
             points = [self._points(gray, tr.box, tr.landmarks) for tr in tracks]
+            contours = self._contours(gray, [tr.box for tr in tracks])
         due = due_for_classification([tr.track_id for tr in tracks], {i: f for i, (_, f) in self._raw.items()},
                                      self._frame_index, self.config.classify_every, self.config.classify_budget)
         fresh = self._classify(gray, [points[i] for i in due], timed)
@@ -200,9 +207,9 @@ class Pipeline:
             self._unsure = {i: self.unsure(s, self._unsure.get(i, False)) for i, s in zip(ids, smoothed)}
             self._raw = {i: self._raw[i] for i in ids}
             faces = [Face(tr.box.copy(), pts, s, self._raw[tr.track_id][0], tr.track_id, tr.score,
-                          uncertain=self._unsure[tr.track_id])
-                     for tr, (pts, _), s in zip(tracks, points, smoothed)]
-        result = FrameResult(faces, timed.ms, self._frame_index, t)
+                          uncertain=self._unsure[tr.track_id], contour=c)
+                     for tr, (pts, _), s, c in zip(tracks, points, smoothed, contours)]
+        result = FrameResult(faces, timed.ms, self._frame_index if index is None else index, t)
         self._frame_index += 1
         return result
 

@@ -17,6 +17,7 @@ class Face:
     track_id: int | None = None
     score: float = 0.0  # detector confidence
     uncertain: bool = False  # top probability below the model's "unsure" threshold: shown as "unsure"
+    contour: np.ndarray | None = None  # (68, 2): dlib's contour points, found only for drawing them (L, --landmarks 68)
 
     @property
     def area(self) -> float:
@@ -31,6 +32,11 @@ class Face:
     def shown_label(self) -> str:
         """What the overlay and panel say: the label, or "unsure"."""
         return "unsure" if self.uncertain else self.label
+
+    @property
+    def title(self) -> str:
+        """The face's words on the overlay, in the panel and in ``predict``'s text: "happy 83%", or "unsure"."""
+        return "unsure" if self.uncertain else f"{self.label} {self.confidence:.0%}"
 
     @property
     def top(self) -> int:
@@ -82,15 +88,10 @@ class FrameResult:
         return face_records(self.timestamp, self.frame_index, source, self.faces, loop)
 
 
-# One row per face per frame, shared by `emotion-cam video --csv` and the app's File → Export shown faces.
-# `pass` counts the times a looping video was played (1, 2, ...): time_s and frame restart with each; it is
+# One row per face per frame: the columns of the face CSV (media.face_csv) and of ``to_rows``. Frames are numbered
+# from 0, their position in the source. `pass` counts the times a looping video was played (1, 2, ...): time_s and frame restart with each; it is
 # last so that readers of earlier files by column position keep working.
 FACE_ROW_HEADER = ["time_s", "frame", "source", "face_id", "x1", "y1", "x2", "y2", "label", "uncertain", *EMOTIONS, "pass"]
-
-
-def face_rows(t: float, frame_index: int, source: str, faces: list[Face], loop: int = 1) -> list[list]:
-    return [[f"{t:.3f}", frame_index, source, f.track_id, *(f"{v:.1f}" for v in f.box), f.label, int(f.uncertain),
-             *(f"{p:.4f}" for p in f.probs), loop] for f in faces]
 
 
 def face_records(t: float | None, frame_index: int | None, source: str, faces: list[Face], loop: int = 1) -> list[dict]:

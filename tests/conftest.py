@@ -83,6 +83,21 @@ def ground_truth(faces_dir: Path) -> dict[str, np.ndarray]:
     return boxes
 
 
+def _default_signals() -> None:
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def spawn(args: list[str], **kwargs) -> subprocess.Popen:
+    """A child process with the default handling of SIGINT and SIGTERM, whatever this process was started with
+    (pytest as a background job or under nohup ignores SIGINT, and a child inherits that): a test that sends a
+    signal then tests the program, not how pytest was started."""
+    kwargs = {"cwd": ROOT, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **kwargs}
+    return subprocess.Popen(args, preexec_fn=_default_signals, **kwargs)
+
+
 def cli(*args: str, timeout: float = 300):
     """Run ``python -m emotion_cam ARGS`` as a user would; returns the CompletedProcess."""
     import subprocess

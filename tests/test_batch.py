@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, cli
+from conftest import ROOT, cli, spawn
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_a_batch_writes_the_rows_of_single_runs(three_videos, tmp_path):
 def test_a_stopped_batch_is_finished_by_running_it_again(three_videos, tmp_path):
     out = tmp_path / "out"
     args = [sys.executable, "-m", "emotion_cam", "video", *map(str, three_videos), "--out-dir", str(out), "--jobs", "1"]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn(args)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not (out / "a.csv").exists():
         time.sleep(0.02)

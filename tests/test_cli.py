@@ -171,3 +171,35 @@ def test_missing_model_names_the_path(tmp_path, faces_dir):
     run = cli("predict", str(faces_dir / "dogs.jpg"), "--model", str(tmp_path / "gone.tflite"))
     assert run.returncode == 2
     assert "gone.tflite" in run.stderr and "not found" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_eval_against_votes_scores_the_plurality_the_shares_and_says_how_often_calm_faces_are_unsure(fer_root, tmp_path):
+    """Ten votes each for the folder's own label: then the plurality is that label, the vote cross-entropy is the
+    NLL against it, the votes' own entropy is 0, and a face with no votes is counted out."""
+    import shutil
+
+    from test_votes import HEADER
+
+    columns = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear")
+    ours = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "neutral": "neutral",
+            "sad": "sadness", "surprise": "surprise"}
+    rows = []
+    for name in EMOTIONS:
+        (tmp_path / "val" / name).mkdir(parents=True)
+        for src in sorted((fer_root / "val" / name).glob("*.jpg"))[:4]:
+            shutil.copy(src, tmp_path / "val" / name / src.name)
+            counts = [10 if c == ours[name] else 0 for c in columns] + [0, 0, 0]
+            rows.append(f"{src.name},{name},x.png,0.99,0.5,{','.join(map(str, counts))}\n")
+    (tmp_path / "votes.csv").write_text(HEADER + "".join(rows[1:]))  # the first face has no votes
+    run = cli("eval", str(tmp_path / "val"), "--votes", str(tmp_path / "votes.csv"), "--json")
+    assert run.returncode == 0, run.stderr
+    r = json.loads(run.stdout)
+    v = r["votes"]
+    assert (v["faces"], v["with_votes"], v["with_plurality"]) == (28, 27, 27)
+    assert v["plurality"]["accuracy"] == pytest.approx(v["fer2013_labels"]["accuracy"])
+    assert v["vote_cross_entropy"] == pytest.approx(v["plurality"]["nll"], abs=1e-6) and v["vote_entropy"] == 0
+    assert v["neutral_by_7_of_10"] == 4 and 0 <= v["neutral_by_7_of_10_shown_unsure"] <= 1
+    text = cli("eval", str(tmp_path / "val"), "--votes", str(tmp_path / "votes.csv"))
+    assert "Against the plurality" in text.stdout and "7 or more of 10 people call neutral" in text.stdout
+    bad = cli("eval", str(tmp_path / "val"), "--votes", str(tmp_path / "nothing.csv"))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "nothing.csv" in bad.stderr

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ROOT, cli
+from conftest import ROOT, cli, spawn
 from emotion_cam.media.images import ImageError, decode_image, read_image
 
 
@@ -140,8 +140,8 @@ def test_ffmpeg_and_litert_keep_their_log_lines_to_themselves_unless_verbose(tmp
 
 def test_sigterm_leaves_a_playable_video_and_a_complete_csv(tmp_path, videos_dir):
     out, table = tmp_path / "annotated.mp4", tmp_path / "faces.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "emotion_cam", "video", str(videos_dir / "woman2.mp4"), "--out", str(out),
-                             "--csv", str(table)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([sys.executable, "-m", "emotion_cam", "video", str(videos_dir / "woman2.mp4"), "--out", str(out),
+                   "--csv", str(table)])
     deadline = time.time() + 120
     # Written under a temporary name beside the target until the run ends.
     while time.time() < deadline and proc.poll() is None and not any(p.stat().st_size > 20_000 for p in tmp_path.glob(".faces.*.csv")):
@@ -165,8 +165,7 @@ def test_sigterm_leaves_a_playable_video_and_a_complete_csv(tmp_path, videos_dir
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_app_closes_on_ctrl_c_and_sigterm_as_on_ctrl_q(sig, tmp_path, videos_dir):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "emotion_cam", "--source", str(videos_dir / "woman2.mp4")], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([sys.executable, "-m", "emotion_cam", "--source", str(videos_dir / "woman2.mp4")], env=env)
     time.sleep(6)  # the handlers are in place before the window exists; any moment of the start-up will do
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(sig)

@@ -161,5 +161,5 @@ def test_unsure_does_not_blink_on_a_face_hovering_at_the_threshold(pipeline):
     assert not pipeline.unsure(hovering)  # a still image, or a face that was sure: the threshold itself
     assert pipeline.unsure(hovering, was_unsure=True)  # a face shown as unsure stays so until clearly above
     clearly = hovering.copy()
-    clearly[3] = thr + pipeline.UNSURE_HYSTERESIS + 0.01
+    clearly[3] = thr + pipeline.unsure.hysteresis + 0.01
     assert not pipeline.unsure(clearly, was_unsure=True)

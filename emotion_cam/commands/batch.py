@@ -77,6 +77,7 @@ def run_one(job: Job, config=None) -> Outcome:
     from emotion_cam.media.sources import SourceError
     from emotion_cam.media.images import ImageError
     from emotion_cam.commands.video import process_video
+    from emotion_cam.process import configure
 
     from emotion_cam.commands.video import Terminated
 
@@ -84,6 +85,8 @@ def run_one(job: Job, config=None) -> Outcome:
         return Outcome(job.source, error="stopped")
     try:
         if _analyzer is None:
+            if _in_worker:  # a worker process of ours: its process-wide settings are the batch's to make
+                configure(config.threads if config is not None else 1)
             _analyzer = Analyzer(config=config)
         return Outcome(job.source, process_video(_analyzer, job.source, job.mp4, job.csv, progress=False, keep_partial=False))
     except (SourceError, OutputError, ImageError, ValueError, OSError) as exc:

@@ -27,7 +27,7 @@ def _pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", choices=tuple(DETECTORS), default=DEFAULT_DETECTOR,
                    help=f"face detector (default: {DEFAULT_DETECTOR}; hog is dlib's, haar OpenCV's cascade)")
     p.add_argument("--landmarks", type=int, choices=(5, 68), default=5,
-                   help="dlib landmark model where the detector gives no points; 68 also draws the contours (default: 5)")
+                   help="68: draw each face's 68 contour points on the annotated output (the emotions do not change)")
     p.add_argument("--threads", type=int, default=1, help="OpenCV and LiteRT threads (default: 1)")
     _mirror_option(p)
 
@@ -47,7 +47,7 @@ def _mirror_option(p: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace):
     from emotion_cam.pipeline import PipelineConfig
 
-    return PipelineConfig(detector=args.detector, landmark_points=args.landmarks, threads=args.threads,
+    return PipelineConfig(detector=args.detector, contours=args.landmarks == 68, threads=args.threads,
                           model_path=args.model, mirror_average=args.mirror_average)
 
 
@@ -100,9 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", help="accuracy of the classifier on labelled face crops", formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Evaluate the emotion classifier alone on FER-2013-style crops: a folder with one sub-folder per "
                                    "class, a dataset root holding SPLIT/, or fer2013.csv.",
-                       epilog="example:\n  emotion-cam eval ../shared/datasets/fer2013/val\n  emotion-cam eval fer2013.csv --split test --json")
+                       epilog="examples:\n  emotion-cam eval ../shared/datasets/fer2013/val\n"
+                              "  emotion-cam eval ../shared/datasets/fer2013/val --votes ../shared/datasets/fer2013/ferplus/votes_val.csv\n"
+                              "  emotion-cam eval fer2013.csv --split test --json")
     s.add_argument("data", help="folder of class folders, dataset root, or fer2013.csv")
     s.add_argument("--split", default="val", help="split to use from a dataset root or CSV (train, val, test; default val)")
+    s.add_argument("--votes", metavar="CSV", help="score against ten people's FER+ votes (a votes_SPLIT.csv keyed by the "
+                                                  "faces' file names) as well as against the folder labels")
     s.add_argument("--json", action="store_true")
     s.add_argument("--model", help="model to evaluate (default: the shipped model)")
     _mirror_option(s)
@@ -170,8 +174,7 @@ def format_faces(name: str, faces) -> str:
     for f in faces:
         top3 = sorted(f.to_dict()["probabilities"].items(), key=lambda kv: -kv[1])[:3]
         x1, y1, x2, y2 = (int(v) for v in f.box)
-        shown = f"{f.label:<8} {f.confidence:5.1%}" + (" (unsure)" if f.uncertain else "")
-        lines.append(f"  {f.track_id}. {shown}  box ({x1},{y1})-({x2},{y2})  " + ", ".join(f"{k} {v:.0%}" for k, v in top3))
+        lines.append(f"  {f.track_id}. {f.title:<12}  box ({x1},{y1})-({x2},{y2})  " + ", ".join(f"{k} {v:.0%}" for k, v in top3))
     return "\n".join(lines) + "\n"
 
 
@@ -253,24 +256,36 @@ def _video_batch(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from emotion_cam.emotion.classifier import load_classifier
     from emotion_cam.emotion.dataset import load_split
-    from emotion_cam.emotion.evaluate import predict_all
+    from emotion_cam.emotion.evaluate import format_vote_report, predict_all, vote_report
+    from emotion_cam.emotion.unsure import UnsureRule
+    from emotion_cam.emotion.votes import load_votes
     from emotion_cam.emotion.metrics import classification_report, expected_calibration_error, negative_log_likelihood
     from emotion_cam.media.outputs import write_stdout
 
+    votes = load_votes(args.votes) if args.votes else None  # a bad votes file is an error before any work
     split = load_split(args.data, args.split)
     for where, why in split.skipped:
         print(f"skipped {where}: {why}", file=sys.stderr)
+    if votes is not None and not split.names:
+        raise ValueError(f"{split.source}: the votes are keyed by file name; give a folder of class folders, not a CSV")
     classifier = load_classifier(args.model, mirror=args.mirror_average)
     probs = predict_all(classifier, split.x)
     report = classification_report(split.y, probs.argmax(1))
     ece, nll = expected_calibration_error(probs, split.y), negative_log_likelihood(probs, split.y)
+    against_votes = None if votes is None else vote_report(probs, split.names, split.y, votes,
+                                                           UnsureRule(classifier.unsure_below))
     if args.json:
+        extra = {} if against_votes is None else {"votes": {"file": votes.source, **against_votes}}
         write_stdout(json.dumps({"data": split.source, "skipped": len(split.skipped), "mirror_average": classifier.mirror,
-                          "ece": ece, "nll": nll, **report.to_dict()}, indent=2) + "\n")
-    else:
-        print(f"{split.source}: {len(split)} faces" + (f" ({len(split.skipped)} skipped)" if split.skipped else "")
-              + (", each averaged with its mirror image" if classifier.mirror else ""))
-        print(report.format().replace("\n", f"   ECE {ece:.4f}   NLL {nll:.4f}\n", 1))
+                                 "ece": ece, "nll": nll, **report.to_dict(), **extra}, indent=2) + "\n")
+        return 0
+    head = f"{split.source}: {len(split)} faces" + (f" ({len(split.skipped)} skipped)" if split.skipped else "") \
+        + (", each averaged with its mirror image" if classifier.mirror else "")
+    text = [head, "", "Against the folder labels (FER-2013's, one person's call per face):",
+            report.format().replace("\n", f"   ECE {ece:.4f}   NLL {nll:.4f}\n", 1)]
+    if against_votes is not None:
+        text += ["", f"Against the FER+ votes in {votes.source}:", format_vote_report(against_votes)]
+    write_stdout("\n".join(text) + "\n")
     return 0
 
 
@@ -308,11 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_cam.emotion.classifier import ModelError
     from emotion_cam.model_files import ModelFileError
     from emotion_cam.media.outputs import OutputError, silence_stdout, write_stdout
-    from emotion_cam.quiet import set_verbose
+    from emotion_cam.process import configure, set_verbose
     from emotion_cam.commands.video import Terminated
 
     args = build_parser().parse_args(argv)
     set_verbose(args.verbose)
+    configure(getattr(args, "threads", 1))  # this process's OpenCV threads and heap: the library leaves them alone
     try:
         status = COMMANDS.get(args.command, cmd_app)(args)
         write_stdout("")  # flush now: a full disk behind `> file` is an error, not a success
@@ -329,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         advice = f"; for a photo use: emotion-cam predict {exc.photo}" if exc.photo else ""
         print(f"emotion-cam: error: {exc}{advice}", file=sys.stderr)
         return 2
-    except (ModelError, ModelFileError, FileNotFoundError, ValueError) as exc:
+    except (ModelError, ModelFileError, FileNotFoundError, ValueError) as exc:  # VotesError is a ValueError
         print(f"emotion-cam: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,11 +1,13 @@
 """The headless ``video`` command: frames from a file or camera through the tracking pipeline, to CSV and/or MP4."""
 from __future__ import annotations
 
-import csv
 import itertools
 import os
+import signal
 import sys
-from contextlib import ExitStack
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 from tqdm import tqdm
 
@@ -13,7 +15,7 @@ from emotion_cam.api import Analyzer
 from emotion_cam.media.sources import Source, SourceError
 from emotion_cam.draw import Annotator
 from emotion_cam.media.outputs import VideoFile, replacing
-from emotion_cam.results import FACE_ROW_HEADER, face_rows
+from emotion_cam.media.face_csv import FaceCsv
 
 
 def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.PathLike | None = None,
@@ -40,8 +42,7 @@ def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.
         rows = None
         if csv_path:
             csv_tmp = stack.enter_context(replacing(csv_path, keep_partial=keep_partial))
-            rows = csv.writer(stack.enter_context(open(csv_tmp, "w", newline="")))
-            rows.writerow(FACE_ROW_HEADER)
+            rows = FaceCsv(stack.enter_context(open(csv_tmp, "w", newline="")))
         video = None
         if out:
             video = stack.enter_context(VideoFile(stack.enter_context(replacing(out, keep_partial=keep_partial)), out, fps))
@@ -49,11 +50,13 @@ def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.
                                        mininterval=0.5))
         try:
             for result in itertools.chain([first], stream):
-                if rows:
-                    rows.writerows(face_rows(result.timestamp, result.frame_index, str(source), result.faces))
-                if video:
-                    video.write(annotator.draw(result.image, result.faces, copy=False))
-                n += 1
+                annotated = annotator.draw(result.image, result.faces, copy=False) if video else None
+                with signals_held():  # a frame is in both outputs and counted, or in neither
+                    if rows:
+                        rows.write(result.timestamp, result.frame_index, str(source), result.faces)
+                    if video:
+                        video.write(annotated)
+                    n += 1
                 bar.update()
         except (KeyboardInterrupt, Terminated) as exc:
             exc.frames_saved = n  # for the caller's message: what was kept, and where
@@ -62,6 +65,21 @@ def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.
             raise SourceError(f"{source}: the video ended after frame {n} of {expected}: the file is truncated or "
                               f"damaged (the {n} frames read were processed and saved)")
     return n
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl+C and SIGTERM wait until the block is done (then arrive as usual), so that the count of frames
+    saved that a stop reports is the count in the files. Only the main thread can hold them (and only on POSIX)."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class Terminated(Exception):

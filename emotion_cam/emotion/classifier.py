@@ -15,7 +15,7 @@ import numpy as np
 from emotion_cam.emotion.card import CardError, ModelCard
 from emotion_cam.emotion.labels import EMOTIONS
 from emotion_cam.model_files import shipped_path
-from emotion_cam.quiet import native_stderr_quiet
+from emotion_cam.process import native_stderr_quiet
 
 MODEL_NAME = "emotion_int8.tflite"
 MODEL_ENV = "EMOTION_CAM_MODEL"

@@ -55,6 +55,8 @@ class FaceDetector(Protocol):
     preferred_face: float  # px: the face size it sees best at scale 1, for close looks
     native_side: float | None  # px: the image side it was trained at and sees best (None: any size)
     stride: int  # its input is padded to a multiple of this many px (1: none), so a pass pays for the padding
+    landmark_scheme: str | None  # the points it gives with each face, named as the model card's crop geometries
+    #                              key them ("yunet"); None: no points (faces are aligned on dlib's)
 
     def min_face(self, scale: float = 1.0) -> float:
         """The smallest face (px of the original image) it finds in the image resized by ``scale``."""
@@ -106,6 +108,7 @@ class YuNetDetector:
     preferred_face = 64.0
     native_side = 640.0
     stride = 32  # cv2.FaceDetectorYN pads its input to a multiple of 32 and runs the network on all of it
+    landmark_scheme = "yunet"  # five points in LANDMARK_NAMES order
 
     def __init__(self, threshold: float = 0.75, floor: float = 0.5, model: str = "n", path: str | os.PathLike | None = None):
         spec = YUNET_MODELS[model]
@@ -179,6 +182,7 @@ class HogDetector:
     preferred_face = 100.0
     native_side = None
     stride = 1
+    landmark_scheme = None
     window = 80  # px: the smallest face it finds at scale 1
 
     def __init__(self, threshold: float = 0.0, floor: float | None = None):
@@ -208,6 +212,7 @@ class HaarDetector:
     preferred_face = 48.0
     native_side = None
     stride = 1
+    landmark_scheme = None
     window = 24
 
     def __init__(self, min_neighbors: int = 5, scale_factor: float = 1.1):

@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
             if msg.length > 0 and not self.seek_bar.isSliderDown():
                 self.seek_bar.blockSignals(True)
                 self.seek_bar.setRange(0, max(0, msg.length - 1))
-                self.seek_bar.setValue(msg.frame_index - 1)
+                self.seek_bar.setValue(msg.frame_index)
                 self.seek_bar.blockSignals(False)
         self.rec_label.setText("" if msg.recording_s is None else
                                f"● REC {int(msg.recording_s) // 60}:{int(msg.recording_s) % 60:02d}")

@@ -1,11 +1,10 @@
 """What File → Export shown faces writes: every face of every frame the window showed, in the CLI's CSV layout."""
 from __future__ import annotations
 
-import csv
 from collections import deque
 
 from emotion_cam.media.outputs import replacing
-from emotion_cam.results import FACE_ROW_HEADER, face_rows
+from emotion_cam.media.face_csv import FaceCsv, face_rows
 
 
 class SessionRecorder:
@@ -24,7 +23,5 @@ class SessionRecorder:
     def export(self, path: str) -> int:
         """Rows written; ``OutputError`` if the file cannot be (an old file at ``path`` is then untouched)."""
         with replacing(path) as tmp, open(tmp, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(FACE_ROW_HEADER)
-            w.writerows(self.rows)
+            FaceCsv(f).write_rows(self.rows)
         return len(self.rows)

@@ -102,7 +102,7 @@ class FacePanel(QWidget):
         name_w = 70
         bar_w = max(60, self.width() - name_w - 70)
         for i, face in enumerate(self.faces, 1):
-            what = "unsure" if face.uncertain else f"{face.label} {face.confidence:.0%}"
+            what = face.title
             title = f"Face {face.track_id if face.track_id is not None else i}: {what}"
             f = p.font()
             f.setBold(True)

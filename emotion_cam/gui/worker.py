@@ -57,7 +57,7 @@ class FrameMessage:
     t: float = 0.0  # seconds since the source started
     still: bool = False
     source: str = ""
-    frame_index: int = 0  # the frame's number in the source (1 = its first), skipped frames counted
+    frame_index: int = 0  # the frame's position in the source (0 = its first), skipped frames counted
     loop: int = 1  # the times a video file has been played: frame_index and t restart with each
     recording_s: float | None = None  # seconds recorded so far, while recording
     length: int = 0  # frames in the video file (its header's count; 0 for a camera): the seek bar's range
@@ -80,7 +80,7 @@ class FrameWorker(QObject):
         after ``moveToThread`` only the worker's thread uses it. The default: detection in the background, so
         frames never wait for a detection pass."""
         super().__init__()
-        config = dataclasses.replace(config or PipelineConfig(background_detection=True), landmark_points=landmark_points)
+        config = dataclasses.replace(config or PipelineConfig(background_detection=True), contours=landmark_points == 68)
         self.analyzer = analyzer = Analyzer(config=config)
         classifier = analyzer.pipeline.classifier
         self.model_info = ModelInfo(classifier.path, classifier.card, classifier.mirror)
@@ -297,7 +297,7 @@ class FrameWorker(QObject):
         frame, t = got.image, got.t
         if self.mirror:
             frame = cv2.flip(frame, 1)
-        result = self.analyzer.track(frame, t)
+        result = self.analyzer.track(frame, t, got.index)
         now = time.monotonic()
         self._done.append(now)
         while self._done and self._done[0] < now - 1.0:
@@ -309,7 +309,7 @@ class FrameWorker(QObject):
         annotated = recording if recording is not None else self.annotator.draw(frame, result.faces, copy=False)
         self._in_flight.set()
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, t, False, str(self._source),
-                                           got.index + 1, self._pass,
+                                           got.index, self._pass,
                                            None if self._recorder is None else self._recorder.elapsed_s, self._player.length,
                                            stepped=not wait))
 
@@ -327,7 +327,7 @@ class FrameWorker(QObject):
             return None
         annotated = self.annotator.draw(frame, result.faces, copy=False)
         try:
-            self._recorder.write(annotated, result.faces, got.t, got.index + 1, self._pass)
+            self._recorder.write(annotated, result.faces, got.t, got.index, self._pass)
         except OutputError as exc:
             self._recorder = None
             self.problem.emit(Problem.WRITE, f"Recording stopped: it could not be written (nothing was kept).\n\n{exc}")

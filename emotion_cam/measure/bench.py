@@ -343,6 +343,9 @@ def format_bench(report: dict) -> str:
 
 
 if __name__ == "__main__":
+    from emotion_cam.process import configure
+
     # A fresh process for cold_starts(): prints the seconds of each phase up to its first classified frame.
     _spec = json.loads(sys.argv[1])
+    configure(_spec["config"]["threads"])  # as the command line sets it for its own process
     print(json.dumps(cold_start_phases(_spec["source"], tuple(_spec["resize"]) if _spec["resize"] else None, PipelineConfig(**_spec["config"]))))

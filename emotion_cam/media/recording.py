@@ -7,7 +7,6 @@ rate (a camera's measured rate when it has none).
 """
 from __future__ import annotations
 
-import csv
 import time
 from contextlib import ExitStack
 from datetime import datetime
@@ -16,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from emotion_cam.media.outputs import OutputError, VideoFile, make_folder, replacing
-from emotion_cam.results import FACE_ROW_HEADER, Face, face_rows
+from emotion_cam.media.face_csv import FaceCsv
+from emotion_cam.results import Face
 
 
 class Recorder:
@@ -38,8 +38,7 @@ class Recorder:
             self._video = self._stack.enter_context(VideoFile(self._stack.enter_context(replacing(self.video_path)),
                                                               self.video_path, fps or 30.0))
             table = self._stack.enter_context(open(self._stack.enter_context(replacing(self.csv_path)), "w", newline=""))
-            self._rows = csv.writer(table)
-            self._rows.writerow(FACE_ROW_HEADER)
+            self._rows = FaceCsv(table)
         except OSError as exc:
             self._abort(OutputError(self.folder, f"cannot record there: {exc.strerror or exc}"))
         except OutputError as exc:
@@ -53,7 +52,7 @@ class Recorder:
         """One frame; an ``OutputError`` (disk full) ends the recording and removes its files."""
         try:
             self._video.write(annotated)
-            self._rows.writerows(face_rows(t, frame_index, self.source, faces, loop))
+            self._rows.write(t, frame_index, self.source, faces, loop)
         except OSError as exc:
             self._abort(OutputError(self.csv_path, f"cannot write: {exc.strerror or exc}"))
         except OutputError as exc:
