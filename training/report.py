@@ -1,4 +1,4 @@
-"""Figures for the model card and README: confusion matrix and training curves (matplotlib, Agg).
+"""Figures for the model card and models/README.md: confusion matrix and training curves (matplotlib, Agg).
 
 ``python -m training.report NAME=LOG.csv ... --out FILE.png`` draws the val accuracy of several separate runs
 (teachers and a student, say) on one epoch axis.

@@ -373,7 +373,7 @@ def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, c
 
 
 def write_outputs(card: ModelCard, paths: Paths, recipe: Recipe, int8_report: Report) -> None:
-    """The card beside the model, and the figures the README shows."""
+    """The card beside the model, and the figures models/README.md shows."""
     from training.report import plot_confusion, plot_curves, plot_reliability
 
     arch, cal, plots = recipe.train.arch, card.calibration, card.plots

@@ -30,7 +30,7 @@ def lifted(frame: np.ndarray) -> np.ndarray:
     """The frame as the detector should see it: a dark one (a stage, an evening room) brightened.
 
     YuNet misses dim faces in dark scenes at the live pass's scale and finds most of them with the shadows
-    lifted (the README has the figures). A bright frame is returned as it is, at the cost of a strided mean.
+    lifted (docs/architecture.md has the figures). A bright frame is returned as it is, at the cost of a strided mean.
     """
     return cv2.LUT(frame, _LIFT) if float(frame[::8, ::8].mean()) < DARK_MEAN else frame
 
@@ -135,7 +135,7 @@ def look_around(image: np.ndarray, box: np.ndarray, detector: FaceDetector, grow
     """Faces in the region of ``box`` grown by ``grow`` box sizes on every side, the region resized so that a
     face of the box's size is ``face_px`` tall (default: the size the detector sees best); image coordinates.
 
-    A box size of context on every side: with half of it YuNet lost more of its own faces (README).
+    A box size of context on every side: with half of it YuNet lost more of its own faces (docs/architecture.md, *Live passes*).
     """
     h, w = image.shape[:2]
     x1, y1, x2, y2 = box
