@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from emotion_cam.media.sources import Player, Source
+from emotion_cam.media.sources import Player, Source, VideoFrame
 from emotion_cam.media.images import read_image, to_bgr8
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import Face, FrameResult
@@ -41,6 +43,13 @@ class Analyzer:
                  "contours": None if landmarks is None else landmarks == 68}
         self.config = dataclasses.replace(config or PipelineConfig(), **{k: v for k, v in given.items() if v is not None})
         self.pipeline = Pipeline(self.config)
+
+    @classmethod
+    def around(cls, pipeline: Pipeline) -> "Analyzer":
+        """An ``Analyzer`` over a pipeline built elsewhere (the benchmark builds and times its own)."""
+        analyzer = cls.__new__(cls)
+        analyzer.config, analyzer.pipeline = pipeline.config, pipeline
+        return analyzer
 
     @property
     def model_path(self) -> Path:
@@ -72,16 +81,26 @@ class Analyzer:
         self.pipeline.set_contours(points == 68)
 
     def analyze_video(self, source: str | os.PathLike | int, limit: int | None = None,
-                      realtime: bool = False) -> "VideoResults":
+                      realtime: bool = False, resize: tuple[int, int] | None = None) -> "VideoResults":
         """Per-frame results from a video file or a camera index, tracked and smoothed as in the app.
 
         Every frame of a file by default (``realtime``: at its frame rate, skipping what comes too late,
         as the window plays it); a camera always gives its newest frame. Iterate it, break when you
         like; the capture is closed at the end, on ``close()``, leaving a ``with`` block, or when the
-        iterator is dropped. A source that cannot be opened raises ``SourceError``.
+        iterator is dropped. A source that cannot be opened raises ``SourceError``. ``resize``: (width, height)
+        each frame is scaled to first.
         """
         return VideoResults(self, Source.parse(source if isinstance(source, (int, Source)) else os.fspath(source)),
-                            limit, realtime)
+                            limit, realtime, resize)
+
+    def process(self, frame: VideoFrame) -> FrameResult:
+        """One frame of a stream into its result: what every frame loop calls (``analyze_video``, the window,
+        ``video``, ``bench``), so that all of them number, time and label frames alike."""
+        started = time.perf_counter()
+        result = self.pipeline.process_frame(frame.image, frame.t, frame.index)
+        result.image, result.source, result.loop, result.skipped = frame.image, frame.source, frame.loop, frame.skipped
+        result.decode_ms, result.process_ms = frame.decode_ms, (time.perf_counter() - started) * 1000
+        return result
 
     def track(self, frame: np.ndarray, t: float | None = None, index: int | None = None) -> FrameResult:
         """One frame of a stream you read yourself (``t``: its time in seconds; ``index``: its position in the
@@ -94,15 +113,21 @@ class Analyzer:
 
 
 class VideoResults:
-    """The iterator ``Analyzer.analyze_video`` returns: one ``FrameResult`` per frame, its ``image`` the frame."""
+    """The iterator ``Analyzer.analyze_video`` returns: one ``FrameResult`` per frame, its ``image`` the frame.
 
-    def __init__(self, analyzer: Analyzer, source: Source, limit: int | None, realtime: bool):
+    The one frame loop: the window, ``video``, a batch and ``bench`` all read their frames through it.
+    ``next_result`` is one turn of it for a caller that paces itself (the window pauses, steps and loops).
+    """
+
+    def __init__(self, analyzer: Analyzer, source: Source, limit: int | None, realtime: bool,
+                 resize: tuple[int, int] | None = None):
         self.source = source
         self.analyzer = analyzer
         self.limit = limit
+        self.mirror = False  # each frame mirrored before it is tracked (the window's live view, M)
         self._cap = None  # set first: __del__ runs even when opening fails
         self._cap = source.open()
-        self.player = Player(self._cap, source.is_camera, realtime=realtime)
+        self.player = Player(self._cap, source.is_camera, realtime=realtime, resize=resize, source=str(source))
         self.frames_read = 0
         analyzer.reset()
 
@@ -114,18 +139,26 @@ class VideoResults:
         return self
 
     def __next__(self) -> FrameResult:
-        if self._cap is None or (self.limit is not None and self.frames_read >= self.limit):
+        result = None if self.limit is not None and self.frames_read >= self.limit else self.next_result()
+        if result is None:
             self.close()
             raise StopIteration
-        self.player.wait()
+        return result
+
+    def next_result(self, wait: bool = True) -> FrameResult | None:
+        """The next frame's result (``wait``: for its time, in real-time play), or None at the end of the stream;
+        the capture stays open, so that a looping caller can ``player.restart()``."""
+        if self._cap is None:
+            return None
+        if wait:
+            self.player.wait()
         frame = self.player.read()
         if frame is None:
-            self.close()
-            raise StopIteration
+            return None
         self.frames_read += 1
-        result = self.analyzer.track(frame.image, frame.t, frame.index)
-        result.image = frame.image
-        return result
+        if self.mirror:
+            frame.image = cv2.flip(frame.image, 1)
+        return self.analyzer.process(frame)
 
     def close(self) -> None:
         if self._cap is not None:

@@ -21,7 +21,7 @@ from emotion_cam.faces.landmarks import LandmarkPredictor
 from emotion_cam.emotion.unsure import UnsureRule
 from emotion_cam.results import Face, FrameResult, reading_order
 from emotion_cam.faces.search import Scanner, find_faces
-from emotion_cam.tracking.smoothing import TrackSmoother
+from emotion_cam.tracking.live_faces import LiveFaces
 from emotion_cam.tracking.tracker import Tracker
 
 
@@ -98,21 +98,22 @@ class Pipeline:
         # A background pass needs a detector of its own (they are not thread-safe), which only a detector built
         # here can have: one passed in works alone, in the caller's thread.
         background = self.config.background_detection and detector is None
-        self.scanner = Scanner(self.detector, self.config.video_min_face, self.config.detect_every,
-                               self.config.idle_detect_every,
-                               background=(lambda: make_detector(self.config.detector)) if background else None,
-                               inline_ms=self.config.inline_pass_ms)
-        self.tracker = Tracker(max_age_s=self.config.max_age_s)
-        self.smoother = TrackSmoother(self.config.smoothing_s)
+        scanner = Scanner(self.detector, self.config.video_min_face, self.config.detect_every,
+                          self.config.idle_detect_every,
+                          background=(lambda: make_detector(self.config.detector)) if background else None,
+                          inline_ms=self.config.inline_pass_ms)
+        self.live = LiveFaces(scanner, Tracker(max_age_s=self.config.max_age_s), self.config.reconfirm_s,
+                              self.config.drift_likeness)
         self._frame_index = 0
-        self._prev_gray: np.ndarray | None = None
-        self._unsure: dict[int, bool] = {}  # per track ID: shown as unsure in the last frame
-        self._raw: dict[int, tuple[np.ndarray, int]] = {}  # per track ID: its last raw probabilities and their frame
 
     @property
     def cuts(self) -> int:
         """Scene cuts noticed since the last reset."""
-        return self.tracker.cuts
+        return self.live.cuts
+
+    @property
+    def scanner(self) -> Scanner:
+        return self.live.scanner
 
     def set_contours(self, on: bool) -> None:
         """Find dlib's 68 points on every face (``Face.contour``) for drawing; alignment never uses them."""
@@ -120,12 +121,8 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget all tracks (a new video, a camera switch)."""
-        self.tracker.reset()
-        self.smoother.reset()
-        self._unsure, self._raw = {}, {}
+        self.live.reset()
         self._frame_index = 0
-        self._prev_gray = None
-        self.scanner.restart()
 
     def landmark_source(self, detector_points: np.ndarray | None) -> str:
         """Where a face's alignment points come from: the detector's own (its scheme, where the card has a crop
@@ -161,54 +158,29 @@ class Pipeline:
 
     # -- video ------------------------------------------------------------------------------------
     def process_frame(self, frame: np.ndarray, t: float | None = None, index: int | None = None) -> FrameResult:
-        """One video frame: cut -> follow -> detect -> match -> landmarks -> align -> classify -> smooth.
+        """One video frame: the live faces (cut, follow, detect, match, close looks) -> landmarks -> align ->
+        classify the faces due -> smooth -> unsure.
 
         ``index``: the frame's position in its source (from 0), for the result; else the frames processed since
         the last reset."""
         t = time.monotonic() if t is None else t
         timed = StageTimer()
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-        h, w = gray.shape[:2]
-        with timed("track"):
-            same_size = self._prev_gray is not None and self._prev_gray.shape == gray.shape
-            if self.tracker.notice_cut(gray) or not same_size:  # a new shot: the old boxes mean nothing
-                self.tracker.drop(self.tracker.tracks)
-                self.scanner.restart()
-            elif self.tracker.follow(self._prev_gray, gray):
-                self.scanner.hurry()
-            if self.tracker.drop_outside(w, h):
-                self.scanner.hurry()
-        self._prev_gray = gray
-        with timed("detect"):
-            dets = self.scanner.detect(frame, {tr.track_id: tr.box for tr in self.tracker.tracks})
-        with timed("track"):
-            missed = [] if dets is None else self.tracker.update(dets, t, new=self.scanner.is_new_face(dets))
-            # A track the pass missed or whose box no longer looks like its face, or else the one unconfirmed
-            # longest (a face that turned away or went behind someone would keep its box), gets a close look.
-            doubtful = missed + [tr for tr in self.tracker.drifted(self.config.drift_likeness) if tr not in missed]
-            doubtful = doubtful or self.tracker.oldest_unconfirmed(t, self.config.reconfirm_s)
-        with timed("detect"):
-            looks = self.scanner.look_again(frame, [tr.box for tr in doubtful])
-        with timed("track"):
-            self.tracker.settle(doubtful, looks, t)
-        tracks = self.tracker.tracks
+        tracks = self.live.update(frame, gray, t, timed)
         with timed("landmarks"):
             points = [self._points(gray, tr.box, tr.landmarks) for tr in tracks]
             contours = self._contours(gray, [tr.box for tr in tracks])
-        due = due_for_classification([tr.track_id for tr in tracks], {i: f for i, (_, f) in self._raw.items()},
+        due = due_for_classification([tr.track_id for tr in tracks],
+                                     {tr.track_id: tr.classified_frame for tr in tracks if tr.classified_frame >= 0},
                                      self._frame_index, self.config.classify_every, self.config.classify_budget)
         fresh = self._classify(gray, [points[i] for i in due], timed)
         with timed("smooth"):
             for i, p in zip(due, fresh):
-                self._raw[tracks[i].track_id] = (p, self._frame_index)
-            ids = [tr.track_id for tr in tracks]
-            new = dict(zip(due, fresh))
-            smoothed = self.smoother.update(ids, [new.get(i) for i in range(len(tracks))], t)
-            self._unsure = {i: self.unsure(s, self._unsure.get(i, False)) for i, s in zip(ids, smoothed)}
-            self._raw = {i: self._raw[i] for i in ids}
-            faces = [Face(tr.box.copy(), pts, s, self._raw[tr.track_id][0], tr.track_id, tr.score,
-                          uncertain=self._unsure[tr.track_id], contour=c)
-                     for tr, (pts, _), s, c in zip(tracks, points, smoothed, contours)]
+                tracks[i].classified(p, self._frame_index, t, self.config.smoothing_s)
+            for tr in tracks:
+                tr.unsure = self.unsure(tr.probs, tr.unsure)
+        faces = [Face(tr.box.copy(), pts, tr.probs.copy(), tr.raw, tr.track_id, tr.score, uncertain=tr.unsure, contour=c)
+                 for tr, (pts, _), c in zip(tracks, points, contours)]
         result = FrameResult(faces, timed.ms, self._frame_index if index is None else index, t)
         self._frame_index += 1
         return result

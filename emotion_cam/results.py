@@ -79,13 +79,19 @@ def reading_order(faces: list[Face]) -> list[Face]:
 class FrameResult:
     faces: list[Face] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)  # per pipeline stage
-    frame_index: int = 0
+    frame_index: int = 0  # the frame's position in its source, from 0
     timestamp: float = 0.0  # seconds (video time or monotonic clock)
     image: np.ndarray | None = None  # the frame itself, from ``analyze_video`` (to draw on, to save)
+    source: str = ""  # the video or camera as given (the CSV's `source`)
+    loop: int = 1  # the times a looping video has been played (the CSV's `pass`)
+    skipped: int = 0  # frames passed over just before this one to keep up (real-time play)
+    decode_ms: float = 0.0  # reading the frame
+    process_ms: float = 0.0  # everything from the frame to this result (the stages and what joins them)
 
-    def to_rows(self, source: str = "", loop: int = 1) -> list[dict]:
+    def to_rows(self, source: str | None = None, loop: int | None = None) -> list[dict]:
         """One dict per face in the CSV's columns (``FACE_ROW_HEADER``), with numbers as numbers."""
-        return face_records(self.timestamp, self.frame_index, source, self.faces, loop)
+        return face_records(self.timestamp, self.frame_index, self.source if source is None else source, self.faces,
+                            self.loop if loop is None else loop)
 
 
 # One row per face per frame: the columns of the face CSV (media.face_csv) and of ``to_rows``. Frames are numbered
@@ -101,15 +107,15 @@ def face_records(t: float | None, frame_index: int | None, source: str, faces: l
              **{name: float(p) for name, p in zip(EMOTIONS, f.probs)}, "pass": loop} for f in faces]
 
 
-def to_rows(results, source: str = "") -> list[dict]:
-    """Rows for many results: the frames of ``analyze_video`` (iterated here), or the faces of one photo
-    (``analyze``: time and frame are None). Keys are the CSV's columns."""
+def to_rows(results, source: str | None = None) -> list[dict]:
+    """Rows for many results: the frames of ``analyze_video`` (iterated here; `source` is the video's unless
+    given), or the faces of one photo (``analyze``: time and frame are None). Keys are the CSV's columns."""
     if isinstance(results, list) and all(isinstance(f, Face) for f in results):
-        return face_records(None, None, source, results)
+        return face_records(None, None, source or "", results)
     return [row for r in results for row in r.to_rows(source)]
 
 
-def to_dataframe(results, source: str = ""):
+def to_dataframe(results, source: str | None = None):
     """``to_rows`` as a pandas DataFrame (pandas is optional: ``pip install pandas``)."""
     try:
         import pandas as pd

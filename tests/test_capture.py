@@ -1,4 +1,4 @@
-"""capture.Player: the one frame-pacing policy (files in real time wait or skip, offline every frame)."""
+"""media.sources.Player: the one frame-pacing policy (files in real time wait or skip, offline every frame)."""
 from __future__ import annotations
 
 import time
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion_cam.media.sources import Player, Source, frames
+from emotion_cam.media.sources import Player, Source
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,9 @@ def number(image: np.ndarray) -> int:
 
 
 def test_offline_every_frame_in_order(clip):
-    got = [number(img) for _, img in frames(Source.parse(clip).open())]
-    assert got == list(range(50))
+    got = list(Player(Source.parse(clip).open(), is_camera=False, realtime=False, source="count.avi"))
+    assert [number(f.image) for f in got] == [f.index for f in got] == list(range(50))
+    assert {(f.source, f.loop, f.skipped) for f in got} == {("count.avi", 1, 0)}
 
 
 def test_real_time_waits_for_each_frames_time(clip):
@@ -69,4 +70,5 @@ def test_a_file_that_ends_before_its_header_says_is_told(clip, tmp_path):
         pass
     assert not whole.ended_early()
     whole.restart()
-    assert number(whole.read().image) == 0  # from the start again, as a looping video is played
+    again = whole.read()
+    assert number(again.image) == 0 and (again.index, again.loop) == (0, 2)  # from the start, its second pass

@@ -105,7 +105,7 @@ def test_opening_a_non_video_as_video_says_so_and_stops(live, qtbot, tmp_path, f
     assert ("not a video" in live.view.message) or ("still image" in live.view.message)
     received = live.frames_received
     qtbot.wait(500)
-    assert live.frames_received == received and live.worker._cap is None  # stopped, not looping
+    assert live.frames_received == received and live.worker._stream is None  # stopped, not looping
 
 
 def test_mirror_is_for_the_live_view_not_for_photos(live, qtbot, faces_dir):

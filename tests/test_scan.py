@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emotion_cam.measure.yardstick import Yardstick
-from emotion_cam.media.sources import Source, frames
+from emotion_cam.media.sources import Player, Source
 from emotion_cam.faces.detectors import Detections, YuNetDetector
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.faces.search import LIVE_GIVE, Scanner, drop_head_tops, nms, pass_scale
@@ -73,8 +73,9 @@ def test_small_faces_in_1080p_get_live_boxes(videos_dir):
     cap = Source.parse(videos_dir / "crowd_1080p.mp4").open()
     found = total = false = 0
     try:
-        for i, (t, frame) in enumerate(frames(cap, 31)):
-            result = pipeline.process_frame(frame, t)
+        for i, got in zip(range(31), Player(cap, is_camera=False, realtime=False)):
+            frame = got.image
+            result = pipeline.process_frame(frame, got.t)
             if i >= 10 and i % 10 == 0:
                 truth = yardstick.faces(frame)
                 live = np.array([f.box for f in result.faces], np.float32).reshape(-1, 4)

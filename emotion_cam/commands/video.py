@@ -53,7 +53,7 @@ def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.
                 annotated = annotator.draw(result.image, result.faces, copy=False) if video else None
                 with signals_held():  # a frame is in both outputs and counted, or in neither
                     if rows:
-                        rows.write(result.timestamp, result.frame_index, str(source), result.faces)
+                        rows.write_result(result)
                     if video:
                         video.write(annotated)
                     n += 1

@@ -16,17 +16,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from emotion_cam.media.sources import Player, Source, SourceError, probe_cameras
+from emotion_cam.media.sources import Source, SourceError, probe_cameras
 from emotion_cam.emotion.card import ModelCard
 from emotion_cam.draw import Annotator
 from emotion_cam.media.images import ImageError, read_image
 from emotion_cam.media.outputs import OutputError
 from emotion_cam.media.recording import Recorder
-from emotion_cam.api import Analyzer
+from emotion_cam.api import Analyzer, VideoResults
 from emotion_cam.pipeline import PipelineConfig
 from emotion_cam.results import Face
 
@@ -87,14 +86,11 @@ class FrameWorker(QObject):
         self.annotator = Annotator()
         self.mirror = False
         self.paused = False
-        self._cap: cv2.VideoCapture | None = None
-        self._player: Player | None = None
+        self._stream: VideoResults | None = None  # the open camera or video: the API's one frame loop
         self._source: Source | None = None
         self._timer: QTimer | None = None
         self._in_flight = threading.Event()
         self.stopping = threading.Event()  # set from the GUI thread on close: skip any further work
-        self._frames_read = 0  # since the source opened: a file that gives none is reported, not looped
-        self._pass = 1  # the times a video file has been played since it opened (the export's `pass` column)
         self._fps = 0.0
         self._done: deque[float] = deque()  # times of the frames processed in the last second
         self._retry_at = 0.0
@@ -124,9 +120,8 @@ class FrameWorker(QObject):
         self.analyzer.reset()
         self._source = source = Source.parse(source)
         try:
-            self._cap = source.open()
+            self._open_stream()
         except SourceError as exc:
-            self._cap = None
             if not source.is_camera:  # a camera may be plugged in later and is retried; a bad file is not
                 self._source = None
                 if self._timer is not None:
@@ -134,9 +129,6 @@ class FrameWorker(QObject):
             advice = "Open it with File → Open image." if exc.photo else "Use File → Open image or File → Open video instead."
             self.problem.emit(Problem.SOURCE, f"{exc}\n\n{advice}")
             return
-        self._player = Player(self._cap, source.is_camera)
-        self._frames_read = 0
-        self._pass = 1
         self.source_opened.emit(source)
         if self._timer is not None:
             self._timer.start()
@@ -173,21 +165,23 @@ class FrameWorker(QObject):
             self.problem.emit(Problem.SOURCE, "No camera or video is open. Use File → Open video, or pick a camera.")
             return
         self._still = None
-        if self._cap is None:
+        if self._stream is None:
             self.open_source(self._source)
         elif self._timer is not None:
-            self._player.resync()
+            self._stream.player.resync()
             self._timer.start()
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
-        if not paused and self._player is not None:
-            self._player.resync()
+        if not paused and self._stream is not None:
+            self._stream.player.resync()
 
     @Slot(bool)
     def set_mirror(self, on: bool) -> None:
         self.mirror = on  # the live view only: photos are shown as taken
+        if self._stream is not None:
+            self._stream.mirror = on
 
     @Slot(int)
     def set_landmarks(self, points: int) -> None:
@@ -211,15 +205,15 @@ class FrameWorker(QObject):
 
     @Slot()
     def probe_cameras(self) -> None:
-        in_use = self._source.camera if self._source is not None and self._cap is not None else None
+        in_use = self._source.camera if self._source is not None and self._stream is not None else None
         self.cameras_found.emit(probe_cameras(already_open=in_use))
 
     @Slot(int)
     def seek(self, index: int) -> None:
         """A video file from frame ``index`` (the tracks start afresh); while paused, that frame is shown."""
-        if self._player is None or self._source is None or self._source.is_camera:
+        if self._stream is None or self._source.is_camera:
             return
-        self._player.seek(index)
+        self._stream.player.seek(index)
         self.analyzer.reset()
         if self.paused:
             self._show_next()
@@ -227,10 +221,10 @@ class FrameWorker(QObject):
     @Slot(int)
     def step(self, frames: int) -> None:
         """While paused: the next frame (1) or the previous one (-1)."""
-        if self._player is None or not self.paused:
+        if self._stream is None or not self.paused:
             return
         if frames < 0:
-            self.seek(self._player.index - 2)
+            self.seek(self._stream.player.index - 2)
         else:
             self._show_next()
 
@@ -261,11 +255,16 @@ class FrameWorker(QObject):
         self.stopped.emit()
 
     # -- internals --------------------------------------------------------------------------------
+    def _open_stream(self) -> None:
+        """The source opened through the API's frame loop (``SourceError`` if it cannot be); the tracks start afresh."""
+        self._stream = None
+        self._stream = self.analyzer.analyze_video(self._source, realtime=True)
+        self._stream.mirror = self.mirror
+
     def _release(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-            self._player = None
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
 
     def _process_still(self) -> None:
         # A photo is shown as taken: Mirror is for the live view, where it makes the preview act like a mirror.
@@ -278,7 +277,7 @@ class FrameWorker(QObject):
     def _tick(self, wait: bool = True) -> None:
         if self.stopping.is_set():
             return
-        if self._cap is None:
+        if self._stream is None:
             if self._source is not None and time.monotonic() >= self._retry_at:
                 self._reopen()
             else:
@@ -287,37 +286,30 @@ class FrameWorker(QObject):
         if self.paused:
             time.sleep(0.02)  # keep the thread responsive without spinning
             return
-        if wait:
-            self._player.wait()
-        got = self._player.read()
-        if got is None:
+        result = self._stream.next_result(wait)
+        if result is None:
             self._end_of_stream()
             return
-        self._frames_read += 1
-        frame, t = got.image, got.t
-        if self.mirror:
-            frame = cv2.flip(frame, 1)
-        result = self.analyzer.track(frame, t, got.index)
         now = time.monotonic()
         self._done.append(now)
         while self._done and self._done[0] < now - 1.0:
             self._done.popleft()
         self._fps = (len(self._done) - 1) / max(self._done[-1] - self._done[0], 1e-3) if len(self._done) > 1 else 0.0
-        recording = self._record(frame, result, got)
+        recording = self._record(result)
         if self._in_flight.is_set():
             return  # the GUI is still busy with the previous frame: drop this one
-        annotated = recording if recording is not None else self.annotator.draw(frame, result.faces, copy=False)
+        annotated = recording if recording is not None else self.annotator.draw(result.image, result.faces, copy=False)
         self._in_flight.set()
-        self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, t, False, str(self._source),
-                                           got.index, self._pass,
-                                           None if self._recorder is None else self._recorder.elapsed_s, self._player.length,
-                                           stepped=not wait))
+        self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, result.timestamp, False,
+                                           result.source, result.frame_index, result.loop,
+                                           None if self._recorder is None else self._recorder.elapsed_s,
+                                           self._stream.player.length, stepped=not wait))
 
-    def _record(self, frame: np.ndarray, result, got) -> np.ndarray | None:
+    def _record(self, result) -> np.ndarray | None:
         """Every processed frame, annotated, into the recording (none is dropped there); the annotated frame."""
         if self._record_to is not None:
             folder, self._record_to = self._record_to, None
-            rate = self._player.fps or self._fps or 30.0
+            rate = self._stream.player.fps or self._fps or 30.0
             try:
                 self._recorder = Recorder(folder, rate, str(self._source))
             except OutputError as exc:
@@ -325,9 +317,9 @@ class FrameWorker(QObject):
                 return None
         if self._recorder is None:
             return None
-        annotated = self.annotator.draw(frame, result.faces, copy=False)
+        annotated = self.annotator.draw(result.image, result.faces, copy=False)
         try:
-            self._recorder.write(annotated, result.faces, got.t, got.index, self._pass)
+            self._recorder.write(annotated, result)
         except OutputError as exc:
             self._recorder = None
             self.problem.emit(Problem.WRITE, f"Recording stopped: it could not be written (nothing was kept).\n\n{exc}")
@@ -347,7 +339,7 @@ class FrameWorker(QObject):
 
     def _end_of_stream(self) -> None:
         is_file = not self._source.is_camera
-        if is_file and self._frames_read == 0:  # looping would spin on a file that gives no frame at all
+        if is_file and self._stream.frames_read == 0:  # looping would spin on a file that gives no frame at all
             self._release()
             self._source = None
             if self._timer is not None:
@@ -356,15 +348,14 @@ class FrameWorker(QObject):
                               "Use File → Open video to pick another file, or File → Open image for a photo.")
             return
         if is_file:
-            player = self._player
+            player = self._stream.player
             if player.ended_early():
                 self.status.emit(f"{Path(self._source.path).name} ended at frame {player.index} of {player.length}: the file "
                                  "is truncated or damaged. Playing what it holds again.", 8000)
             else:
                 self.status.emit("End of video: playing it again from the start", 2500)
-            player.restart()
+            player.restart()  # its next pass: frames numbered from 0 again, `pass` one more
             self.analyzer.reset()
-            self._pass += 1
             return
         self._release()
         self.status.emit(f"{self._source.label.capitalize()} stopped sending frames: retrying every second…", 0)
@@ -373,9 +364,7 @@ class FrameWorker(QObject):
     def _reopen(self) -> None:
         self._retry_at = time.monotonic() + self.RETRY_S
         try:
-            self._cap = self._source.open()
-            self._player = Player(self._cap, self._source.is_camera)
-            self.analyzer.reset()
+            self._open_stream()
             self.status.emit(f"{self._source.label.capitalize()} is back", 3000)
         except SourceError:
-            self._cap = None
+            self._stream = None

@@ -23,11 +23,11 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import psutil
 
-from emotion_cam.media.sources import Player, Source, SourceError, frames
+from emotion_cam.api import Analyzer
+from emotion_cam.media.sources import Player, Source, SourceError
 from emotion_cam.draw import Annotator
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import main_face
@@ -133,41 +133,27 @@ REFERENCE_EVERY = 5
 def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | None, limit: int | None,
               reference: Yardstick | None = None, realtime: bool = False) -> _Pass:
     """Every frame as fast as it goes, or with ``realtime`` at the video's frame rate, dropping the frames
-    the pipeline is too late for, as the app does."""
-    src = Source.parse(source)
-    cap = src.open()
-    player = Player(cap, src.is_camera, realtime=realtime, resize=resize)  # the app's pacing when realtime
-    fps_video = player.fps or 30.0
+    the pipeline is too late for, as the app does: the API's own frame loop, timed."""
+    stream = Analyzer.around(pipeline).analyze_video(source, limit, realtime, resize=resize)
     annotator = Annotator()
-    pipeline.reset()
-    run = _Pass({s: [] for s in STAGES}, [], [], [], [], [], [], (0, 0), fps_video)
+    run = _Pass({s: [] for s in STAGES}, [], [], [], [], [], [], (0, 0), stream.player.fps or 30.0)
     looks: list[tuple[np.ndarray, np.ndarray, int]] = []  # (frame, live boxes, index) to judge after a real-time pass
     marks: VideoMarks | None = None
-    try:
-        while True:
-            if limit is not None and player.index >= limit:
-                break
-            player.wait()
-            t0 = time.perf_counter()
-            got = player.read()
-            if got is None:
-                break
-            t1 = time.perf_counter()
-            run.dropped += got.skipped  # the app shows a later frame instead
-            t, frame = got.t, got.image
-            run.stages["decode"].append((t1 - t0) * 1000)
-            sampled = reference is not None and got.index % REFERENCE_EVERY == 0  # the frames the hand marks are on
+    with stream:
+        for result in stream:
+            frame = result.image
+            run.dropped += result.skipped  # the app shows a later frame instead
+            run.stages["decode"].append(result.decode_ms)
+            sampled = reference is not None and result.frame_index % REFERENCE_EVERY == 0  # the frames the hand marks are on
             clean = frame.copy() if sampled else None  # the overlay is drawn into ``frame``; the yardstick looks at the frame
-            t1 = time.perf_counter()
-            result = pipeline.process_frame(frame, t)
             t2 = time.perf_counter()
             annotator.draw(frame, result.faces, copy=False)
-            t3 = time.perf_counter()
+            draw_ms = (time.perf_counter() - t2) * 1000
             run.size = (frame.shape[1], frame.shape[0])
-            run.stages["draw"].append((t3 - t2) * 1000)
+            run.stages["draw"].append(draw_ms)
             for stage in STAGES[1:-1]:
                 run.stages[stage].append(result.timings_ms.get(stage, 0.0))
-            run.e2e.append((t3 - t1) * 1000)
+            run.e2e.append(result.process_ms + draw_ms)
             run.faces.append(len(result.faces))
             main = main_face(result.faces)
             run.raw_labels.append(int(np.argmax(main.raw_probs)) if main is not None else None)
@@ -176,12 +162,10 @@ def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | N
             if sampled:  # untimed: the thorough look is the yardstick
                 if marks is None:
                     marks = VideoMarks.load(str(source), run.size) or VideoMarks(REFERENCE_EVERY, {})
-                looks.append((clean, np.array([f.box for f in result.faces], np.float32).reshape(-1, 4), got.index))
+                looks.append((clean, np.array([f.box for f in result.faces], np.float32).reshape(-1, 4), result.frame_index))
                 if not realtime:  # judged now, so that peak memory is the pipeline's; real-time play cannot wait for it
                     clean, live, at = looks.pop()
                     run.checked.append(reference.judge(clean, live, marks.at(at)))
-    finally:
-        cap.release()
     run.checked += [reference.judge(clean, live, marks.at(at)) for clean, live, at in looks]
     return run
 
@@ -246,7 +230,7 @@ def cold_start_phases(source: str | int, resize: tuple[int, int] | None, config:
     marks.append(time.perf_counter())
     cap = Source.parse(source).open()
     try:
-        _, frame = next(frames(cap, 1, resize))
+        frame = Player(cap, Source.parse(source).is_camera, realtime=False, resize=resize).read().image
     finally:
         cap.release()
     marks.append(time.perf_counter())

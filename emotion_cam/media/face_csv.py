@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from typing import TextIO
 
-from emotion_cam.results import FACE_ROW_HEADER, Face
+from emotion_cam.results import FACE_ROW_HEADER, Face, FrameResult
 
 
 def face_rows(t: float, frame_index: int, source: str, faces: list[Face], loop: int = 1) -> list[list]:
@@ -21,6 +21,10 @@ class FaceCsv:
     def __init__(self, file: TextIO):
         self._writer = csv.writer(file)
         self._writer.writerow(FACE_ROW_HEADER)
+
+    def write_result(self, result: FrameResult) -> None:
+        """A frame of the one frame loop (``api.VideoResults``): its time, number, source and pass come with it."""
+        self.write(result.timestamp, result.frame_index, result.source, result.faces, result.loop)
 
     def write(self, t: float, frame_index: int, source: str, faces: list[Face], loop: int = 1) -> None:
         self._writer.writerows(face_rows(t, frame_index, source, faces, loop))

@@ -16,7 +16,7 @@ import numpy as np
 
 from emotion_cam.media.outputs import OutputError, VideoFile, make_folder, replacing
 from emotion_cam.media.face_csv import FaceCsv
-from emotion_cam.results import Face
+from emotion_cam.results import FrameResult
 
 
 class Recorder:
@@ -48,11 +48,12 @@ class Recorder:
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
 
-    def write(self, annotated: np.ndarray, faces: list[Face], t: float, frame_index: int, loop: int = 1) -> None:
-        """One frame; an ``OutputError`` (disk full) ends the recording and removes its files."""
+    def write(self, annotated: np.ndarray, result: FrameResult) -> None:
+        """One frame (its result, and the result drawn on it); an ``OutputError`` (disk full) ends the recording
+        and removes its files."""
         try:
             self._video.write(annotated)
-            self._rows.write(t, frame_index, self.source, faces, loop)
+            self._rows.write_result(result)
         except OSError as exc:
             self._abort(OutputError(self.csv_path, f"cannot write: {exc.strerror or exc}"))
         except OutputError as exc:

@@ -102,16 +102,17 @@ def _why_unplayable(path: Path, head: bytes) -> str:
     return "not a video OpenCV can read"
 
 
-def open_capture(source: "Source | str | int") -> cv2.VideoCapture:
-    return Source.parse(source).open()
-
-
 @dataclass
-class Frame:
+class VideoFrame:
+    """One frame as every consumer sees it: the window, ``video``, the API, a recording and ``bench``."""
+
     image: np.ndarray  # BGR
     t: float  # seconds: the frame's time in a file, since the start for a camera
-    index: int  # 0-based position in the source, skipped frames counted
+    index: int  # its position in the source, from 0, skipped frames counted (the CSV's `frame`)
+    source: str = ""  # the source as the user gave it (the CSV's `source`)
+    loop: int = 1  # the times a looping video has been played, this time included (the CSV's `pass`)
     skipped: int = 0  # frames passed over just before this one, the reader being too late for them
+    decode_ms: float = 0.0  # the time reading it took
 
 
 class Player:
@@ -124,8 +125,9 @@ class Player:
     """
 
     def __init__(self, cap: cv2.VideoCapture, is_camera: bool, realtime: bool = True,
-                 resize: tuple[int, int] | None = None):
-        self.cap, self.is_camera, self.resize = cap, is_camera, resize
+                 resize: tuple[int, int] | None = None, source: str = ""):
+        self.cap, self.is_camera, self.resize, self.source = cap, is_camera, resize, source
+        self.loop = 1  # plays of a looping video
         self.fps = 0.0 if is_camera else (cap.get(cv2.CAP_PROP_FPS) or 30.0)
         self.realtime = realtime and not is_camera
         self.length = 0 if is_camera else int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # from the header: may be off
@@ -135,9 +137,10 @@ class Player:
         self.start = time.monotonic()
 
     def restart(self) -> None:
-        """From the first frame again (a video that loops) or, for a camera, a new clock."""
+        """From the first frame again (a video that loops: its next pass) or, for a camera, a new clock."""
         if self.index and not self.is_camera:
             self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self.loop += 1
         self.index = 0
         self.start = time.monotonic()
 
@@ -166,8 +169,9 @@ class Player:
             if ahead > 0:
                 time.sleep(ahead)
 
-    def read(self) -> Frame | None:
+    def read(self) -> VideoFrame | None:
         """The next frame by the policy, or None at the end of the stream (or a read that failed)."""
+        started = time.perf_counter()
         skipped = 0
         if self.realtime:
             # More than a frame late: on to the frame due now (one frame of slack, so that a single slow frame
@@ -181,24 +185,18 @@ class Player:
         if self.resize is not None:
             image = cv2.resize(image, self.resize, interpolation=cv2.INTER_AREA)
         t = self.index / self.fps if self.fps else time.monotonic() - self.start
-        frame = Frame(image, t, self.index, skipped)
+        frame = VideoFrame(image, t, self.index, self.source, self.loop, skipped, (time.perf_counter() - started) * 1000)
         self.index += 1
         return frame
+
+    def __iter__(self) -> Iterator[VideoFrame]:
+        """Every frame by the policy, to the end of the stream."""
+        while (frame := self.read()) is not None:
+            yield frame
 
     def ended_early(self) -> bool:
         """After the last frame: a file that stopped well before the frame count in its header is damaged."""
         return not self.is_camera and self.length > 0 and self.index < self.length - 2
-
-
-def frames(cap: cv2.VideoCapture, limit: int | None = None, resize: tuple[int, int] | None = None,
-           is_camera: bool = False) -> Iterator[tuple[float, np.ndarray]]:
-    """(time in seconds, BGR frame) pairs, every frame of a file (a ``Player`` not in real time)."""
-    player = Player(cap, is_camera, realtime=False, resize=resize)
-    while limit is None or player.index < limit:
-        frame = player.read()
-        if frame is None:
-            return
-        yield frame.t, frame.image
 
 
 def probe_cameras(indices: Iterable[int] = range(5), already_open: int | None = None) -> list[int]:

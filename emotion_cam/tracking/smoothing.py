@@ -33,29 +33,3 @@ class EmotionSmoother:
             self.probs = (1.0 - alpha) * self.probs + alpha * probs
         self._t = t
         return self.probs
-
-
-class TrackSmoother:
-    """One ``EmotionSmoother`` per track ID: the next link after the tracker (tracks -> smoothing -> drawing).
-
-    A new ID starts fresh; IDs no longer tracked are forgotten.
-    """
-
-    def __init__(self, time_constant_s: float = 0.25):
-        self.time_constant_s = time_constant_s
-        self._by_id: dict[int, EmotionSmoother] = {}
-
-    def reset(self) -> None:
-        self._by_id.clear()
-
-    def update(self, ids: list[int], probs, t: float) -> np.ndarray:
-        """Smoothed (N, 7) probabilities for this frame's tracks ``ids`` with raw ``probs`` at time ``t``.
-
-        A row of ``probs`` may be None: that face was not classified this frame and keeps its smoothed value.
-        """
-        self._by_id = {i: self._by_id.get(i) or EmotionSmoother(self.time_constant_s) for i in ids}
-        rows = []
-        for i, p in zip(ids, probs):
-            smoother = self._by_id[i]
-            rows.append(smoother.probs if p is None and smoother.probs is not None else smoother.update(p, t))
-        return np.array(rows, np.float32) if rows else np.zeros((0, 0), np.float32)

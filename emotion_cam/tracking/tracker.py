@@ -14,6 +14,7 @@ import numpy as np
 
 from emotion_cam.faces.boxes import cover_matrix, greedy_match, iou_matrix, on_head_above
 from emotion_cam.faces.detectors import Detections
+from emotion_cam.tracking.smoothing import EmotionSmoother
 
 
 def move_boxes(prev: np.ndarray, gray: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray | None]:
@@ -92,6 +93,21 @@ class Track:
     landmarks: np.ndarray | None = None  # (5, 2) the detector's points, moved with the box since
     confirmed_look: np.ndarray | None = None  # ``likeness_patch`` of the box where it was confirmed (taken at the next follow)
     likeness: float = 1.0  # how much the followed box still looks like that (normalised cross-correlation)
+    # What the emotion stages know of this face: one record per track, nothing kept elsewhere by its ID.
+    raw: np.ndarray | None = None  # the last classification's probabilities
+    classified_frame: int = -1  # the frame that classification was made in (-1: not yet)
+    smoother: EmotionSmoother | None = None  # the probabilities smoothed over time: what the bars show
+    unsure: bool = False  # shown as unsure in the last frame (the rule's hysteresis needs it)
+
+    def classified(self, probs: np.ndarray, frame: int, t: float, time_constant_s: float) -> None:
+        """This frame's classification of the face, blended into its smoothed probabilities."""
+        self.raw, self.classified_frame = probs, frame
+        self.smoother = self.smoother or EmotionSmoother(time_constant_s)
+        self.smoother.update(probs, t)
+
+    @property
+    def probs(self) -> np.ndarray | None:
+        return None if self.smoother is None else self.smoother.probs
 
     def take(self, dets: Detections, i: int, t: float) -> None:
         """This track's face is detection ``i`` of ``dets``, seen at time ``t``."""
