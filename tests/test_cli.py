@@ -161,6 +161,13 @@ def test_bench_reports_stages_and_flicker(videos_dir):
     assert 0.0 <= video["cpu_steal_percent"] <= 100.0
 
 
+@pytest.mark.parametrize("source", ["missing.mp4", "notes.mp4", "5"], ids=["missing", "text", "camera 5"])
+def test_bench_on_a_bad_source_is_one_clear_line(source, tmp_path):
+    (tmp_path / "notes.mp4").write_text("not a video\n")
+    run = cli("bench", source if source == "5" else str(tmp_path / source), "--passes", "1")
+    assert run.returncode == 2 and "Traceback" not in run.stderr and run.stderr.count("\n") == 1, run.stderr
+
+
 @pytest.mark.parametrize("command", ["predict", "video", "eval", "bench"])
 def test_help_explains_with_an_example(command):
     run = cli(command, "--help")

@@ -230,6 +230,7 @@ class FrameWorker(QObject):
 
     def _show_next(self) -> None:
         self._in_flight.clear()  # a frame asked for is always sent
+        self._stream.player.resync()  # the clock ran on while paused: the next frame is the next one, not "now"
         paused, self.paused = self.paused, False
         try:
             self._tick(wait=False)

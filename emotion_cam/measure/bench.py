@@ -218,6 +218,17 @@ def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] |
 COLD_PHASES = ("imports", "init", "open", "first frame")
 
 
+def readable_source(source: str | int) -> None:
+    """``SourceError`` unless ``source`` opens and gives a first frame."""
+    src = Source.parse(source)
+    cap = src.open()
+    try:
+        if Player(cap, src.is_camera, realtime=False).read() is None:
+            raise SourceError(f"{source}: no frame could be read (not a video, or a damaged one)")
+    finally:
+        cap.release()
+
+
 def cold_start_phases(source: str | int, resize: tuple[int, int] | None, config: PipelineConfig) -> dict[str, float]:
     """Seconds spent in each phase from process start to the first classified frame of ``source``.
 
@@ -276,6 +287,8 @@ def run_bench(sources: list[str] | None = None, config: PipelineConfig | None = 
         missing = [p for p, _ in inputs if not Path(p).exists()]
         if missing:
             raise FileNotFoundError(f"default benchmark videos not found ({', '.join(missing)}); pass a video or camera index")
+    for source, _ in inputs:  # a bad source is one clear error here, not a failed child process's traceback
+        readable_source(source)
     colds = summarise_cold_starts(cold_starts(*inputs[0], config, cold_runs))
     pipeline = Pipeline(config)
     videos = [bench_video(pipeline, src, size, limit, passes, realtime).to_dict() for src, size in inputs]
