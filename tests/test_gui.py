@@ -398,3 +398,22 @@ def test_a_snapshot_is_never_written_over_the_photo_or_video_it_shows(live, qtbo
     assert live.save_snapshot(str(photo)) is False and "also an input" in shown[-1]
     assert live.save_snapshot(str(tmp_path / "annotated.png")) is True
     assert photo.read_bytes() == before
+
+
+def test_on_a_photo_ctrl_e_exports_its_faces_and_ctrl_r_says_what_to_do(qtbot, settings, faces_dir, tmp_path):
+    import csv
+
+    window = create_window(None, image=str(faces_dir / "2008_002470.jpg"), settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.last_message is not None and window.last_message.still, timeout=60_000)
+    shown = len(window.last_message.faces)
+    assert window.export_session(str(tmp_path / "faces.csv")) == shown > 0
+    rows = list(csv.DictReader((tmp_path / "faces.csv").open()))
+    assert {r["frame"] for r in rows} == {"0"} and rows[0]["source"].endswith("2008_002470.jpg")
+    settings.setValue("record_dir", str(tmp_path))
+    window.record_action.setChecked(True)
+    assert not window.record_action.isChecked() and "Ctrl+L" in window.statusBar().currentMessage()
+    qtbot.wait(300)
+    assert not list(tmp_path.glob("emotioncam-*"))
+    window.shutdown()

@@ -285,7 +285,7 @@ class MainWindow(QMainWindow):
             self.followed = None
         else:
             self._follow(msg)
-            self.session.record(msg)
+        self.session.record(msg)  # a photo's faces too (time 0, frame 0): Ctrl+E exports what was shown
 
     def _follow(self, msg: FrameMessage) -> None:
         """The timeline plots one face by its track: the largest face when it starts, kept while it is in view
@@ -359,6 +359,11 @@ class MainWindow(QMainWindow):
         if not on:
             self.request_record.emit(None)
             return
+        if self.last_message is not None and self.last_message.still:
+            self._recording_stopped()
+            self.statusBar().showMessage("A recording is of a camera or video: go back to it with Ctrl+L, then "
+                                         "press Ctrl+R (Ctrl+S saves this photo)", 8000)
+            return
         folder = self.settings.value("record_dir", "") or self.choose_record_folder()
         if not folder:
             self._recording_stopped()
@@ -431,7 +436,7 @@ class MainWindow(QMainWindow):
 
     def export_session_dialog(self) -> None:
         if not self.session:
-            self.statusBar().showMessage("No live frames with faces recorded yet", 3000)
+            self.statusBar().showMessage("No faces shown yet: nothing to export", 3000)
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export shown faces", str(Path(self.settings.value("last_dir", "")) /
                                               "emotioncam_session.csv"), "CSV (*.csv)")
