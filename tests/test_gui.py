@@ -379,8 +379,15 @@ def test_the_seek_bar_and_frame_steps_move_through_a_video(live, qtbot):
     qtbot.keyClick(live, ",")
     qtbot.waitUntil(lambda: live.last_message.frame_index == 300, timeout=10_000)
     assert live.pause_action.isChecked() and live.seek_bar.value() == 300
+    assert live.time_label.text().endswith("frame 300 of 464") and live.play_button.defaultAction() is live.pause_action
     qtbot.wait(500)
     assert live.last_message.frame_index == 300  # still paused
+    # A click on the bar puts the video where the click is (not a page step toward it).
+    from PySide6.QtCore import QPoint
+
+    bar = live.seek_bar
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=QPoint(bar.width() // 4, bar.height() // 2))
+    qtbot.waitUntil(lambda: abs(live.last_message.frame_index - 116) < 40, timeout=10_000)
 
 
 def test_a_snapshot_is_never_written_over_the_photo_or_video_it_shows(live, qtbot, tmp_path, faces_dir, monkeypatch):

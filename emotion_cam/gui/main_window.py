@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSlider, QSplitter, QVBoxLayout,
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QToolButton, QMainWindow, QMessageBox, QScrollArea, QSlider, QSplitter, QVBoxLayout,
                                QWidget)
 
 from emotion_cam.media.sources import Source
@@ -14,7 +14,7 @@ from emotion_cam.media.outputs import OutputError, check_outputs, write_image
 from emotion_cam.results import main_face
 from emotion_cam.gui.model_card import ModelCardDialog
 from emotion_cam.gui.session import SessionRecorder
-from emotion_cam.gui.widgets import FacePanel, Timeline, VideoView, to_qimage
+from emotion_cam.gui.widgets import ClickToSeekStyle, FacePanel, Timeline, VideoView, time_readout, to_qimage
 from emotion_cam.gui.worker import FrameMessage, FrameWorker, Problem
 
 IMAGE_FILTER = f"Images ({' '.join('*' + s for s in SUPPORTED_SUFFIXES)});;All files (*)"
@@ -67,15 +67,25 @@ class MainWindow(QMainWindow):
         right.setSizes([400, 140])
         # The seek bar under the picture, for video files only.
         self.seek_bar = QSlider(Qt.Orientation.Horizontal)
-        self.seek_bar.setVisible(False)
-        self.seek_bar.setToolTip("Drag to a moment of the video; , and . step a frame while paused")
+        self.seek_style = ClickToSeekStyle()  # kept: the slider does not own its style
+        self.seek_bar.setStyle(self.seek_style)
+        self.seek_bar.setToolTip("Click or drag to a moment of the video; , and . step a frame while paused")
         self.seek_bar.sliderReleased.connect(lambda: self.request_seek.emit(self.seek_bar.value()))
         self.seek_bar.actionTriggered.connect(self._seek_clicked)
+        self.play_button = QToolButton()  # Play/Pause: its action is the Pause menu item's (Space)
+        self.time_label = QLabel()
+        self.seek_row = QWidget()
+        row = QHBoxLayout(self.seek_row)
+        row.setContentsMargins(4, 0, 4, 0)
+        row.addWidget(self.play_button)
+        row.addWidget(self.seek_bar, 1)
+        row.addWidget(self.time_label)
+        self.seek_row.setVisible(False)
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.view, 1)
-        column.addWidget(self.seek_bar)
+        column.addWidget(self.seek_row)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(right)
@@ -154,6 +164,7 @@ class MainWindow(QMainWindow):
         m = self.menuBar().addMenu("&View")
         self._action(m, "&Live", self.go_live, "Ctrl+L")
         self.pause_action = self._action(m, "&Pause", self.set_paused, Qt.Key.Key_Space, checkable=True)
+        self.play_button.setDefaultAction(self.pause_action)
         self._action(m, "Next frame (paused)", lambda: self._step(1), ".")
         self._action(m, "Previous frame (paused)", lambda: self._step(-1), ",")
         self.mirror_action = self._action(m, "&Mirror", self.set_mirror, "M", checkable=True)
@@ -272,7 +283,9 @@ class MainWindow(QMainWindow):
         self.fps_label.setText(f"{rate}{faces} · {total:.0f} ms")
         self.fps_label.setToolTip(f"Time per stage for the last frame: {stages}" if stages else "")
         if not msg.still:
-            self.seek_bar.setVisible(msg.length > 0)
+            self.seek_row.setVisible(msg.length > 0)
+            if msg.length > 0:
+                self.time_label.setText(time_readout(msg.frame_index, msg.length, msg.video_fps))
             if msg.length > 0 and not self.seek_bar.isSliderDown():
                 self.seek_bar.blockSignals(True)
                 self.seek_bar.setRange(0, max(0, msg.length - 1))

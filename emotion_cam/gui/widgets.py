@@ -6,7 +6,7 @@ from collections import deque
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QProxyStyle, QSizePolicy, QStyle, QWidget
 
 from emotion_cam.draw import COLOURS
 from emotion_cam.emotion.labels import EMOTIONS
@@ -22,6 +22,25 @@ def to_qimage(bgr: np.ndarray) -> QImage:
     """A QImage that owns a copy of the pixels (the array may be reused by the worker)."""
     h, w = bgr.shape[:2]
     return QImage(np.ascontiguousarray(bgr).data, w, h, 3 * w, QImage.Format.Format_BGR888).copy()
+
+
+class ClickToSeekStyle(QProxyStyle):
+    """The application's style, except that a left click on a slider puts its handle where the click is (a video
+    player's seek bar) instead of moving it a page toward the click."""
+
+    def styleHint(self, hint, option=None, widget=None, returnData=None):
+        if hint == QStyle.StyleHint.SH_Slider_AbsoluteSetButtons:
+            return Qt.MouseButton.LeftButton.value
+        return super().styleHint(hint, option, widget, returnData)
+
+
+def time_readout(index: int, length: int, fps: float) -> str:
+    """Where a video is: "0:12 / 0:15 · frame 300 of 464" (frames counted from 0, as in the CSV)."""
+    def clock(s: float) -> str:
+        return f"{int(s) // 60}:{int(s) % 60:02d}"
+
+    rate = fps or 30.0
+    return f"{clock(index / rate)} / {clock(length / rate)} · frame {index} of {length}"
 
 
 class VideoView(QWidget):

@@ -61,6 +61,7 @@ class FrameMessage:
     recording_s: float | None = None  # seconds recorded so far, while recording
     length: int = 0  # frames in the video file (its header's count; 0 for a camera): the seek bar's range
     stepped: bool = False  # a frame asked for while paused (a step or a seek): shown although paused
+    video_fps: float = 0.0  # the video file's frame rate (0 for a camera): the seek bar's clock
 
 
 class FrameWorker(QObject):
@@ -304,7 +305,8 @@ class FrameWorker(QObject):
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, result.timestamp, False,
                                            result.source, result.frame_index, result.loop,
                                            None if self._recorder is None else self._recorder.elapsed_s,
-                                           self._stream.player.length, stepped=not wait))
+                                           self._stream.player.length, stepped=not wait,
+                                           video_fps=self._stream.player.fps))
 
     def _record(self, result) -> np.ndarray | None:
         """Every processed frame, annotated, into the recording (none is dropped there); the annotated frame."""
