@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 
 from emotion_cam.media.sources import Player, Source, VideoFrame
-from emotion_cam.media.images import read_image, to_bgr8
+from emotion_cam.media.images import decode_image, read_image, to_bgr8
 from emotion_cam.pipeline import Pipeline, PipelineConfig
 from emotion_cam.results import Face, FrameResult
 
-ImageLike = str | os.PathLike | np.ndarray
+ImageLike = str | os.PathLike | np.ndarray | bytes
 
 
 class Analyzer:
@@ -56,8 +56,8 @@ class Analyzer:
         return self.pipeline.classifier.path
 
     def analyze(self, image: ImageLike) -> list[Face]:
-        """Every face in a photo: a path (any format ``predict`` reads) or a BGR (or grey) ``numpy`` array as
-        OpenCV gives it. Faces come in reading order, numbered 1, 2, … in ``track_id``. A file that cannot be
+        """Every face in a photo: a path (any format ``predict`` reads), the file's bytes, or a BGR (or grey)
+        ``numpy`` array as OpenCV gives it. Faces come in reading order, numbered 1, 2, … in ``track_id``. A file that cannot be
         used raises ``ImageError`` with the reason."""
         return self.analyze_image(image).faces
 
@@ -176,7 +176,12 @@ class VideoResults:
 
 
 def as_image(image: ImageLike) -> np.ndarray:
-    """A path read as ``predict`` reads it, or an array checked and made BGR uint8 (grey, BGRA, 16-bit accepted)."""
+    """A path read as ``predict`` reads it, an encoded file's bytes (JPEG, PNG …), or an array checked and made
+    BGR uint8 (grey, BGRA, 16-bit accepted)."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return decode_image(bytes(image))
+    if not isinstance(image, (np.ndarray, str, os.PathLike)):
+        raise TypeError(f"an image is a path, an encoded file's bytes or a numpy array, not {type(image).__name__}")
     if isinstance(image, np.ndarray):
         if image.ndim not in (2, 3) or image.size == 0 or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
             raise ValueError(f"an image array must be HxW or HxWx3 (BGR) / HxWx4, not shape {image.shape}")

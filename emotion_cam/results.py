@@ -121,4 +121,6 @@ def to_dataframe(results, source: str | None = None):
         import pandas as pd
     except ImportError:
         raise ImportError("to_dataframe needs pandas, which EmotionCam does not install: pip install pandas") from None
-    return pd.DataFrame(to_rows(results, source), columns=FACE_ROW_HEADER)
+    # A photo's rows have no time or frame: missing values, in columns of the same types as a video's.
+    return pd.DataFrame(to_rows(results, source), columns=FACE_ROW_HEADER).astype(
+        {"time_s": "float64", "frame": "Int64", "face_id": "Int64", "pass": "Int64", "uncertain": bool})

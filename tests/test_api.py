@@ -76,3 +76,21 @@ def test_importing_emotion_cam_stays_light_and_explains_itself():
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[0] == "[]"
     assert "BGR" in run.stdout and "probabilities" in run.stdout
+
+
+def test_analyze_takes_a_files_bytes_and_refuses_other_things_plainly(faces_dir):
+    path = faces_dir / "Tom_Cruise_avp_2014_4.jpg"
+    from_bytes = emotion_cam.analyze(path.read_bytes())
+    assert [f.label for f in from_bytes] == [f.label for f in emotion_cam.analyze(path)] and from_bytes
+    with pytest.raises(TypeError, match="a path, an encoded file's bytes or a numpy array"):
+        emotion_cam.analyze(12345)
+
+
+def test_the_package_namespace_holds_the_api_and_no_stray_modules():
+    assert not hasattr(emotion_cam, "os") and {"analyze", "analyze_video", "Analyzer"} <= set(dir(emotion_cam))
+
+
+def test_a_photos_dataframe_has_the_same_column_types_as_a_videos(faces_dir):
+    pytest.importorskip("pandas")
+    table = emotion_cam.to_dataframe(emotion_cam.analyze(faces_dir / "2008_002470.jpg"))
+    assert str(table["time_s"].dtype) == "float64" and str(table["frame"].dtype) == "Int64"
