@@ -210,3 +210,31 @@ def test_eval_against_votes_scores_the_plurality_the_shares_and_says_how_often_c
     assert "Against the plurality" in text.stdout and "7 or more of 10 people call neutral" in text.stdout
     bad = cli("eval", str(tmp_path / "val"), "--votes", str(tmp_path / "nothing.csv"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "nothing.csv" in bad.stderr
+
+
+def test_predict_takes_a_folder_and_writes_the_face_csv(faces_dir, tmp_path):
+    import shutil
+
+    for name in ("2008_002470.jpg", "dogs.jpg"):
+        shutil.copy(faces_dir / name, tmp_path / name)
+    (tmp_path / "notes.txt").write_text("not an image")
+    table = tmp_path / "out" / "faces.csv"
+    table.parent.mkdir()
+    run = cli("predict", str(tmp_path), "--csv", str(table))
+    assert run.returncode == 0, run.stderr
+    assert "2008_002470.jpg: 6 face(s)" in run.stdout and "dogs.jpg: 0 face(s)" in run.stdout
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == 6 and {(r["time_s"], r["frame"]) for r in rows} == {("", "")}
+    assert [int(r["face_id"]) for r in rows] == list(range(1, 7)) and rows[0]["source"].endswith("2008_002470.jpg")
+    again = cli("predict", str(tmp_path), "--csv", str(table))
+    assert again.returncode == 2 and "exists" in again.stderr  # nothing overwritten without --force
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli("predict", str(empty)).returncode == 2
+
+
+def test_a_photo_given_as_the_windows_source_is_opened_as_a_photo(faces_dir, videos_dir):
+    from emotion_cam.commands.cli import is_photo
+
+    assert is_photo(str(faces_dir / "dogs.jpg")) and not is_photo(str(videos_dir / "test.mp4"))
+    assert not is_photo("0") and not is_photo("missing.jpg")

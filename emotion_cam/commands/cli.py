@@ -69,9 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("predict", help="faces and emotions in images", formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Find every face in each image and print its emotion probabilities.",
-                       epilog="example:\n  emotion-cam predict group.jpg selfie.png --json --annotate out/")
-    s.add_argument("images", nargs="+", help=f"image files ({SUPPORTED_NAMES})")
+                       epilog="examples:\n  emotion-cam predict group.jpg selfie.png --json --annotate out/\n"
+                              "  emotion-cam predict holiday/ --csv faces.csv")
+    s.add_argument("images", nargs="+", help=f"image files ({SUPPORTED_NAMES}) and folders of them")
     s.add_argument("--json", action="store_true", help="print JSON instead of text")
+    s.add_argument("--csv", help="also write one row per face here, in the video CSV's columns (time and frame empty)")
     s.add_argument("--annotate", metavar="OUTDIR", help="also write each image with boxes, labels and bars into OUTDIR "
                                                         "as NAME_annotated.png (NAME-2_annotated.png for a second NAME)")
     s.add_argument("--force", action="store_true", help="overwrite annotated images that already exist")
@@ -135,15 +137,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from emotion_cam.media.images import ImageError
     from emotion_cam.media.outputs import OutputError, check_outputs, make_folder, write_image, write_stdout
 
+    args.images = image_files(args.images)
     targets = {}
     if args.annotate:
         outdir = make_folder(args.annotate)
         targets = annotated_names(args.images, outdir)
-        check_outputs(targets.values(), inputs=args.images, force=args.force)
+    check_outputs([*targets.values(), args.csv], inputs=args.images, force=args.force)
     analyzer = _analyzer(args)
     annotator = Annotator(landmarks=args.landmarks == 68)
     failed = 0
-    results = []
+    results, shown = [], []
     for i, name in enumerate(args.images):
         try:
             result = analyzer.analyze_image(name)
@@ -153,6 +156,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             results.append({"image": name, "error": exc.reason})
             continue
         image = result.image
+        shown.append((name, result.faces))
         entry = {"image": name, "width": image.shape[1], "height": image.shape[0], "faces": [f.to_dict() for f in result.faces]}
         if targets:
             try:
@@ -166,7 +170,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
             write_stdout(format_faces(name, result.faces))
     if args.json:
         write_stdout(json.dumps(results, indent=2) + "\n")
+    if args.csv:
+        write_face_csv(args.csv, [(name, faces) for name, faces in shown])
     return 1 if failed else 0
+
+
+def image_files(inputs: list[str]) -> list[str]:
+    """The inputs, each folder replaced by the images in it (sorted; not its sub-folders)."""
+    from emotion_cam.media.images import SUPPORTED_SUFFIXES
+
+    files = []
+    for item in inputs:
+        folder = Path(item)
+        if folder.is_dir():
+            found = sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            if not found:
+                raise ValueError(f"{item}: no image in this folder ({SUPPORTED_NAMES})")
+            files += found
+        else:
+            files.append(item)
+    return files
+
+
+def write_face_csv(path: str, shown) -> None:
+    """The faces of every photo read, in the face CSV (through the checked output path)."""
+    from emotion_cam.media.face_csv import FaceCsv
+    from emotion_cam.media.outputs import replacing
+
+    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
+        table = FaceCsv(f)
+        for name, faces in shown:
+            table.write(None, None, name, faces)
 
 
 def format_faces(name: str, faces) -> str:
@@ -312,7 +346,19 @@ def cmd_app(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: quit_requested.set())
     from emotion_cam.gui.app import run_app
 
+    if args.source and not args.image and is_photo(args.source):  # a photo given as the source: open it as one
+        args.image, args.source = args.source, None
     return run_app(source=args.source, image=args.image, quit_requested=quit_requested)
+
+
+def is_photo(path: str) -> bool:
+    from emotion_cam.media.images import looks_like_image
+
+    try:
+        with open(path, "rb") as f:
+            return looks_like_image(f.read(16))
+    except OSError:
+        return False
 
 
 COMMANDS = {"predict": cmd_predict, "video": cmd_video, "eval": cmd_eval, "bench": cmd_bench}

@@ -18,7 +18,8 @@ class SessionRecorder:
 
     def record(self, msg) -> None:
         """A ``FrameMessage`` the window has just shown."""
-        self.rows.extend(face_rows(msg.t, msg.frame_index, msg.source, msg.faces, msg.loop))
+        when = (None, None) if msg.still else (msg.t, msg.frame_index)  # a photo has no time or frame
+        self.rows.extend(face_rows(*when, msg.source, msg.faces, msg.loop))
 
     def export(self, path: str) -> int:
         """Rows written; ``OutputError`` if the file cannot be (an old file at ``path`` is then untouched)."""
