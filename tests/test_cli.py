@@ -147,6 +147,7 @@ def test_missing_video_and_camera_are_clear_errors(tmp_path):
 def test_bench_reports_stages_and_flicker(videos_dir):
     run = cli("bench", str(videos_dir / "test.mp4"), "--frames", "30", "--passes", "2", "--cold-starts", "2", "--json")
     assert run.returncode == 0, run.stderr
+    assert "cold start 1/2" in run.stderr and "test.mp4 pass 2/2" in run.stderr  # it says what it is doing
     report = json.loads(run.stdout)
     video = report["videos"][0]
     assert video["frames"] == 30 and video["passes"] == 2

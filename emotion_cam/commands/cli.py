@@ -330,7 +330,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.detect_every:
         config.detect_every = args.detect_every
     report = run_bench(args.sources or None, config, args.frames, passes=args.passes, cold_runs=args.cold_starts,
-                       realtime=args.realtime)
+                       realtime=args.realtime, progress=True)
     print(json.dumps(report, indent=2) if args.json else format_bench(report))
     return 0
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from tqdm import tqdm
 
 from emotion_cam.api import Analyzer
 from emotion_cam.media.sources import Player, Source, SourceError
@@ -171,7 +172,7 @@ def _one_pass(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | N
 
 
 def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] | None = None, limit: int | None = None,
-                passes: int = 1, realtime: bool = False) -> VideoBench:
+                passes: int = 1, realtime: bool = False, bar=None) -> VideoBench:
     """Time every frame of ``source`` in ``passes`` identical passes and keep each frame's fastest time.
 
     A virtual machine's host can stall it for hundreds of milliseconds at a time, and a stall
@@ -183,8 +184,13 @@ def bench_video(pipeline: Pipeline, source: str | int, resize: tuple[int, int] |
         passes = 1  # a camera, or real-time play, gives different frames each time
     ticks = cpu_ticks()
     yardstick = Yardstick()
-    runs = [_one_pass(pipeline, source, resize, limit, reference=yardstick if k == 0 else None, realtime=realtime)
-            for k in range(max(1, passes))]
+    runs = []
+    for k in range(max(1, passes)):
+        if bar is not None:
+            bar.set_description(f"{Path(str(source)).name} pass {k + 1}/{max(1, passes)}")
+        runs.append(_one_pass(pipeline, source, resize, limit, reference=yardstick if k == 0 else None, realtime=realtime))
+        if bar is not None:
+            bar.update()
     cuts = pipeline.cuts
     first = runs[0]
     if not first.e2e:
@@ -250,15 +256,20 @@ def cold_start_phases(source: str | int, resize: tuple[int, int] | None, config:
     return dict(zip(COLD_PHASES, [marks[0], *np.diff(marks[1:]).tolist()]))
 
 
-def cold_starts(source: str | int, resize: tuple[int, int] | None, config: PipelineConfig, runs: int) -> list[dict[str, float]]:
+def cold_starts(source: str | int, resize: tuple[int, int] | None, config: PipelineConfig, runs: int,
+                bar=None) -> list[dict[str, float]]:
     """Cold-start phases measured in ``runs`` fresh processes, as a user starting the program meets them."""
     spec = json.dumps({"source": source, "resize": resize, "config": asdict(config)})
     results = []
-    for _ in range(runs):
+    for k in range(runs):
+        if bar is not None:
+            bar.set_description(f"cold start {k + 1}/{runs}")
         child = subprocess.run([sys.executable, "-m", "emotion_cam.measure.bench", spec], capture_output=True, text=True, timeout=300)
         if child.returncode != 0:
             raise RuntimeError(f"cold-start process failed: {child.stderr.strip()[-500:]}")
         results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+        if bar is not None:
+            bar.update()
     return results
 
 
@@ -275,7 +286,7 @@ def summarise_cold_starts(runs: list[dict[str, float]]) -> dict:
 
 
 def run_bench(sources: list[str] | None = None, config: PipelineConfig | None = None, limit: int | None = None,
-              passes: int = 3, cold_runs: int = 3, realtime: bool = False) -> dict:
+              passes: int = 3, cold_runs: int = 3, realtime: bool = False, progress: bool = False) -> dict:
     """Benchmark the given sources, or the default videos from ``../shared/media/videos``."""
     config = config or PipelineConfig()
     if realtime:
@@ -289,9 +300,12 @@ def run_bench(sources: list[str] | None = None, config: PipelineConfig | None = 
             raise FileNotFoundError(f"default benchmark videos not found ({', '.join(missing)}); pass a video or camera index")
     for source, _ in inputs:  # a bad source is one clear error here, not a failed child process's traceback
         readable_source(source)
-    colds = summarise_cold_starts(cold_starts(*inputs[0], config, cold_runs))
-    pipeline = Pipeline(config)
-    videos = [bench_video(pipeline, src, size, limit, passes, realtime).to_dict() for src, size in inputs]
+    per_video = 1 if realtime else max(1, passes)
+    with tqdm(total=cold_runs + per_video * len(inputs), unit="step", file=sys.stderr, disable=not progress,
+              leave=False) as bar:  # a minute or more: say what it is doing
+        colds = summarise_cold_starts(cold_starts(*inputs[0], config, cold_runs, bar))
+        pipeline = Pipeline(config)
+        videos = [bench_video(pipeline, src, size, limit, passes, realtime, bar).to_dict() for src, size in inputs]
     return {
         "threads": pipeline.config.threads,
         "detector": pipeline.config.detector,
