@@ -18,6 +18,8 @@ VIDEOS = SHARED / "media" / "videos"
 MODEL = ROOT / "models" / "emotion_int8.tflite"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The FER+ votes CSV's header (../shared/datasets/fer2013/ferplus), for the small votes files tests make.
+VOTES_HEADER = "our_file,our_label,ferplus_file,spearman,spearman_2nd,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
 
 
 def need(path: Path) -> Path:

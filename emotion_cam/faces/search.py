@@ -18,7 +18,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from emotion_cam.faces.boxes import greedy_match, iou_matrix, on_head_above
+from emotion_cam.faces.boxes import cover_matrix, greedy_match, iou_matrix, on_head_above
 from emotion_cam.faces.detectors import Detections, FaceDetector, clip_to_image
 
 
@@ -71,6 +71,17 @@ def nms(dets: Detections, iou: float = 0.4) -> Detections:
     return dets[np.sort(np.asarray(keep, int).reshape(-1))]
 
 
+def drop_nested(dets: Detections, cover: float = 0.8) -> Detections:
+    """One box per face when two passes boxed it at different sizes, one inside the other (a close-up portrait:
+    the whole head at one scale, the face at another), where their IoU is too small for ``nms``: the surer kept."""
+    if len(dets) < 2:
+        return dets
+    inside = cover_matrix(dets.boxes, dets.boxes) >= cover
+    np.fill_diagonal(inside, False)
+    weaker = inside & (dets.scores[:, None] < dets.scores[None, :])  # [i, j]: i overlaps j mostly and is less sure
+    return dets[~weaker.any(1)]
+
+
 def drop_head_tops(dets: Detections) -> Detections:
     """Without the boxes on the top of a head whose face has its own, surer box just below it (``on_head_above``)."""
     return dets[~on_head_above(dets.boxes, dets.scores)] if len(dets) > 1 else dets
@@ -113,7 +124,7 @@ def find_faces(detector: FaceDetector, image: np.ndarray, min_face: float) -> De
     coarse = (detector.native_side or 640) / max(image.shape[:2])
     if abs(np.log(coarse / scale)) > np.log(1.15):
         found.append(detector.detect(image, coarse))
-    dets = sure(detector, drop_head_tops(nms(concat(found))))
+    dets = sure(detector, drop_head_tops(drop_nested(nms(concat(found)))))
     dets = dets[np.minimum(dets.boxes[:, 2] - dets.boxes[:, 0], dets.boxes[:, 3] - dets.boxes[:, 1]) >= 0.75 * min_face]
     if not len(dets):
         return sure(detector, detect_close_up(detector, image))

@@ -186,7 +186,7 @@ def test_eval_against_votes_scores_the_plurality_the_shares_and_says_how_often_c
     NLL against it, the votes' own entropy is 0, and a face with no votes is counted out."""
     import shutil
 
-    from test_votes import HEADER
+    from conftest import VOTES_HEADER as HEADER
 
     columns = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear")
     ours = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "neutral": "neutral",

@@ -100,3 +100,16 @@ def test_background_detection_keeps_up_with_a_video_played_in_real_time(videos_d
     assert report.cuts == 3 and report.reference_faces >= 30
     assert report.live_recall >= 0.9
     assert report.false_tracks_per_1000_frames <= 40  # per 1,000 checked frames: two of its 55
+
+
+def test_a_face_boxed_twice_one_box_inside_the_other_keeps_the_surer_box():
+    from emotion_cam.faces.detectors import Detections
+    from emotion_cam.faces.search import drop_nested
+
+    # A close-up portrait: the head at one scale (267..1279 x 322..1818), the face inside it at another; and a
+    # neighbour that only touches it.
+    boxes = np.array([[267, 322, 1279, 1818], [561, 474, 1258, 1171], [1250, 400, 1600, 800]], np.float32)
+    kept = drop_nested(Detections(boxes, np.array([0.95, 0.80, 0.9], np.float32)))
+    assert kept.boxes.tolist() == boxes[[0, 2]].tolist()
+    kept = drop_nested(Detections(boxes, np.array([0.85, 0.92, 0.9], np.float32)))
+    assert kept.boxes.tolist() == boxes[[1, 2]].tolist()

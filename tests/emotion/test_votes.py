@@ -7,9 +7,9 @@ import pytest
 
 from emotion_cam.emotion.dataset import Split
 from emotion_cam.emotion.labels import EMOTIONS
+from conftest import VOTES_HEADER as HEADER
 from emotion_cam.emotion.votes import VotesError, load_votes, plurality, readable, shares
 
-HEADER = "our_file,our_label,ferplus_file,spearman,spearman_2nd,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
 ROWS = {  # name: (FER-2013 label, FER+ counts in FER+'s column order)
     "calm.jpg": ("sad", [7, 0, 0, 2, 0, 0, 1, 0, 0, 0]),
     "happy.jpg": ("happy", [0, 10, 0, 0, 0, 0, 0, 0, 0, 0]),
