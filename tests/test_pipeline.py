@@ -1,6 +1,8 @@
 """emotion_cam.pipeline: what a drawing option may and may not change, and how results number frames."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from emotion_cam.api import Analyzer
@@ -27,3 +29,34 @@ def test_a_tracked_frame_carries_the_index_it_is_given_else_its_count(videos_dir
     cap.release()
     assert [analyzer.track(frame, 0.0).frame_index for _ in range(2)] == [0, 1]
     assert analyzer.track(frame, 5.0, index=150).frame_index == 150
+
+
+DATA = Path(__file__).resolve().parent / "data"  # made or licensed for the tests: runs without ../shared
+
+
+def test_predict_still_gives_the_golden_faces_labels_and_bars():
+    """Detector, alignment and classifier together, on photos committed for the tests (tests/data/README.md): a
+    broken crop, a lost face or a changed model fails here."""
+    import json
+
+    from conftest import cli
+
+    golden = json.loads((DATA / "golden.json").read_text())
+    run = cli("predict", *(str(DATA / g["image"]) for g in golden), "--json")
+    assert run.returncode == 0, run.stderr
+    for want, got in zip(golden, json.loads(run.stdout)):
+        assert len(got["faces"]) == len(want["faces"]), want["image"]
+        for w, g in zip(want["faces"], got["faces"]):
+            assert (g["id"], g["label"], g["uncertain"]) == (w["id"], w["label"], w["uncertain"])
+            np.testing.assert_allclose(g["box"], w["box"], atol=3)
+            np.testing.assert_allclose(list(g["probabilities"].values()), list(w["probabilities"].values()), atol=0.05)
+
+
+def test_a_tracked_clip_keeps_one_face_under_one_number_frame_by_frame():
+    import emotion_cam
+
+    with emotion_cam.analyze_video(DATA / "astronaut_2s.mp4") as frames:
+        rows = emotion_cam.to_rows(frames)
+    assert [r["frame"] for r in rows] == list(range(30))
+    assert {r["face_id"] for r in rows} == {1} and {r["label"] for r in rows} == {"happy"}
+    assert rows[0]["source"].endswith("astronaut_2s.mp4") and {r["pass"] for r in rows} == {1}
