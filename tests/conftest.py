@@ -16,6 +16,9 @@ FER = SHARED / "datasets" / "fer2013"
 FACES = SHARED / "media" / "faces"
 VIDEOS = SHARED / "media" / "videos"
 MODEL = ROOT / "models" / "emotion_int8.tflite"
+# Made or licensed for the tests (tests/data/README.md): tests that use these run without ../shared.
+DATA_PHOTO = ROOT / "tests" / "data" / "astronaut.jpg"  # one face, happy
+DATA_CLIP = ROOT / "tests" / "data" / "astronaut_2s.mp4"  # 30 frames at 15 fps, the same face throughout
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The FER+ votes CSV's header (../shared/datasets/fer2013/ferplus), for the small votes files tests make.

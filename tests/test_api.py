@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import emotion_cam
-from conftest import ROOT, cli
+from conftest import DATA_CLIP, DATA_PHOTO, ROOT, cli
 
 
 def test_analyze_a_path_or_an_array_gives_what_predict_prints(faces_dir):
@@ -28,22 +28,22 @@ def test_analyze_a_path_or_an_array_gives_what_predict_prints(faces_dir):
         emotion_cam.analyze(np.zeros((4, 4, 2), np.uint8))
 
 
-def test_analyze_video_gives_the_rows_video_writes(videos_dir, tmp_path):
-    source = str(videos_dir / "test.mp4")
+def test_analyze_video_gives_the_rows_video_writes(tmp_path):
+    source = str(DATA_CLIP)
     run = cli("video", source, "--csv", str(tmp_path / "faces.csv"), "--frames", "40")
     assert run.returncode == 0, run.stderr
     written = list(csv.DictReader((tmp_path / "faces.csv").open()))
     rows = emotion_cam.to_rows(emotion_cam.analyze_video(source, limit=40), source=source)
-    assert len(rows) == len(written) > 30
+    assert len(rows) == len(written) >= 28
     for mine, theirs in zip(rows, written):
         assert mine.keys() == theirs.keys()
         assert (mine["frame"], mine["face_id"], mine["label"]) == (int(theirs["frame"]), int(theirs["face_id"]), theirs["label"])
         assert mine["happy"] == pytest.approx(float(theirs["happy"]), abs=1e-4)
 
 
-def test_a_video_iterator_closes_its_capture(videos_dir):
+def test_a_video_iterator_closes_its_capture():
     analyzer = emotion_cam.Analyzer()
-    frames = analyzer.analyze_video(videos_dir / "test.mp4")
+    frames = analyzer.analyze_video(DATA_CLIP)
     for i, frame in enumerate(frames):
         assert frame.image is not None and frame.image.ndim == 3
         if i == 4:
@@ -51,14 +51,14 @@ def test_a_video_iterator_closes_its_capture(videos_dir):
     assert not frames.closed
     frames.close()
     assert frames.closed
-    with analyzer.analyze_video(videos_dir / "test.mp4") as frames:
+    with analyzer.analyze_video(DATA_CLIP) as frames:
         next(frames)
     assert frames.closed
-    assert len(list(analyzer.analyze_video(videos_dir / "test.mp4", limit=7))) == 7
+    assert len(list(analyzer.analyze_video(DATA_CLIP, limit=7))) == 7
 
 
-def test_to_dataframe_or_a_clear_message_without_pandas(faces_dir):
-    faces = emotion_cam.analyze(faces_dir / "Tom_Cruise_avp_2014_4.jpg")
+def test_to_dataframe_or_a_clear_message_without_pandas():
+    faces = emotion_cam.analyze(DATA_PHOTO)
     try:
         import pandas  # noqa: F401
     except ImportError:
@@ -78,8 +78,8 @@ def test_importing_emotion_cam_stays_light_and_explains_itself():
     assert "BGR" in run.stdout and "probabilities" in run.stdout
 
 
-def test_analyze_takes_a_files_bytes_and_refuses_other_things_plainly(faces_dir):
-    path = faces_dir / "Tom_Cruise_avp_2014_4.jpg"
+def test_analyze_takes_a_files_bytes_and_refuses_other_things_plainly():
+    path = DATA_PHOTO
     from_bytes = emotion_cam.analyze(path.read_bytes())
     assert [f.label for f in from_bytes] == [f.label for f in emotion_cam.analyze(path)] and from_bytes
     with pytest.raises(TypeError, match="a path, an encoded file's bytes or a numpy array"):

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import cli, spawn
+from conftest import DATA_CLIP, DATA_PHOTO, cli, spawn
 from emotion_cam.media.images import ImageError, decode_image, read_image
 
 
@@ -37,8 +37,8 @@ def test_huge_tiff_and_webp_are_refused_before_decoding(odd_images, name):
     assert time.perf_counter() - start < 0.5  # refused from the header, not after decoding 56 MP
 
 
-def test_a_batch_with_odd_images_goes_on_and_says_which_failed(odd_images, faces_dir):
-    photo = faces_dir / "Tom_Cruise_avp_2014_4.jpg"
+def test_a_batch_with_odd_images_goes_on_and_says_which_failed(odd_images):
+    photo = DATA_PHOTO
     names = ["huge.tif", "tall.png", "wide.png", "huge.webp"]
     run = cli("predict", *(str(odd_images / n) for n in names), str(photo))
     assert run.returncode == 1 and "Traceback" not in run.stderr
@@ -47,8 +47,8 @@ def test_a_batch_with_odd_images_goes_on_and_says_which_failed(odd_images, faces
     assert f"{photo}: 1 face(s)" in run.stdout
 
 
-def test_annotated_images_with_the_same_name_do_not_overwrite_each_other(tmp_path, faces_dir):
-    photo = faces_dir / "Tom_Cruise_avp_2014_4.jpg"
+def test_annotated_images_with_the_same_name_do_not_overwrite_each_other(tmp_path):
+    photo = DATA_PHOTO
     for d in ("d1", "d2"):
         (tmp_path / d).mkdir()
         (tmp_path / d / "face.jpg").write_bytes(photo.read_bytes())
@@ -63,14 +63,14 @@ def test_annotated_images_with_the_same_name_do_not_overwrite_each_other(tmp_pat
     assert cli("predict", images[0], "--annotate", str(tmp_path / "out"), "--force").returncode == 0
 
 
-def test_outputs_that_are_folders_or_files_are_refused_clearly(tmp_path, faces_dir, videos_dir):
-    photo = faces_dir / "Tom_Cruise_avp_2014_4.jpg"
+def test_outputs_that_are_folders_or_files_are_refused_clearly(tmp_path):
+    photo = DATA_PHOTO
     run = cli("predict", str(photo), "--annotate", str(photo))
     assert run.returncode == 2 and "is not a folder" in run.stderr and "Traceback" not in run.stderr
-    run = cli("video", str(videos_dir / "test.mp4"), "--csv", str(tmp_path), "--frames", "3")
+    run = cli("video", str(DATA_CLIP), "--csv", str(tmp_path), "--frames", "3")
     assert run.returncode == 2 and "is a folder" in run.stderr and "Traceback" not in run.stderr
     (tmp_path / "taken.csv").write_text("someone's data\n")
-    run = cli("video", str(videos_dir / "test.mp4"), "--csv", str(tmp_path / "taken.csv"), "--frames", "3")
+    run = cli("video", str(DATA_CLIP), "--csv", str(tmp_path / "taken.csv"), "--frames", "3")
     assert run.returncode == 2 and "exists" in run.stderr
     assert (tmp_path / "taken.csv").read_text() == "someone's data\n"
 
@@ -78,13 +78,16 @@ def test_outputs_that_are_folders_or_files_are_refused_clearly(tmp_path, faces_d
 # -- videos that are not videos, or end early ---------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def cut_video(videos_dir, tmp_path_factory):
+def cut_video(tmp_path_factory):
     """An MJPEG AVI of 60 real frames, cut in half: its header still says 60 frames."""
     tmp = tmp_path_factory.mktemp("cut")
-    cap = cv2.VideoCapture(str(videos_dir / "test.mp4"))
+    cap = cv2.VideoCapture(str(DATA_CLIP))
     writer = None
-    for _ in range(60):
+    for _ in range(60):  # the 30-frame clip twice
         ok, frame = cap.read()
+        if not ok:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = cap.read()
         assert ok
         if writer is None:
             writer = cv2.VideoWriter(str(tmp / "full.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, frame.shape[1::-1])
@@ -181,8 +184,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E
 
 
 @pytest.fixture(scope="module")
-def seeds(faces_dir):
-    photo = cv2.imread(str(faces_dir / "Tom_Cruise_avp_2014_4.jpg"))
+def seeds():
+    photo = cv2.imread(str(DATA_PHOTO))
     small = cv2.resize(photo, (160, 120))
     files = {ext: cv2.imencode(ext, small)[1].tobytes() for ext in (".jpg", ".png", ".bmp", ".webp", ".tiff")}
     return list(files.values())

@@ -9,16 +9,16 @@ import time
 
 import pytest
 
-from conftest import ROOT, cli, spawn
+from conftest import DATA_CLIP, ROOT, cli, spawn
 
 
 @pytest.fixture
 def three_videos(videos_dir, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    shutil.copy(videos_dir / "test.mp4", folder / "a.mp4")
+    shutil.copy(DATA_CLIP, folder / "a.mp4")
     shutil.copy(videos_dir / "short_hamilton_clip.mp4", folder / "b.mp4")
-    shutil.copy(videos_dir / "test.mp4", tmp_path / "c.mp4")
+    shutil.copy(DATA_CLIP, tmp_path / "c.mp4")
     return [folder, tmp_path / "c.mp4"]
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import MODEL, cli, ground_truth
+from conftest import DATA_CLIP, DATA_PHOTO, MODEL, cli, ground_truth
 from emotion_cam.emotion.classifier import load_card
 from emotion_cam.emotion.labels import EMOTIONS
 from emotion_cam.faces.boxes import iou_matrix
@@ -74,13 +74,13 @@ def doubtful_model(tmp_path):
     return tmp_path / MODEL.name
 
 
-def test_a_low_confidence_face_is_flagged_unsure_in_json_and_csv(doubtful_model, faces_dir, videos_dir, tmp_path):
-    run = cli("predict", str(faces_dir / "Tom_Cruise_avp_2014_4.jpg"), "--json", "--model", str(doubtful_model))
+def test_a_low_confidence_face_is_flagged_unsure_in_json_and_csv(doubtful_model, tmp_path):
+    run = cli("predict", str(DATA_PHOTO), "--json", "--model", str(doubtful_model))
     assert run.returncode == 0, run.stderr
     (face,) = json.loads(run.stdout)[0]["faces"]
     assert face["uncertain"] is True and face["confidence"] < 0.99
     table = tmp_path / "faces.csv"
-    run = cli("video", str(videos_dir / "test.mp4"), "--csv", str(table), "--frames", "10", "--model", str(doubtful_model))
+    run = cli("video", str(DATA_CLIP), "--csv", str(table), "--frames", "10", "--model", str(doubtful_model))
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(table.open()))
     assert rows and all(r["uncertain"] == "1" for r in rows)
@@ -92,25 +92,25 @@ def test_annotated_images_are_written(predictions):
     assert img is not None and img.shape[:2] == (entry["height"], entry["width"])
 
 
-def test_a_bad_file_is_reported_and_the_rest_still_run(tmp_path, faces_dir):
+def test_a_bad_file_is_reported_and_the_rest_still_run(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    run = cli("predict", str(bad), str(faces_dir / "Tom_Cruise_avp_2014_4.jpg"))
+    run = cli("predict", str(bad), str(DATA_PHOTO))
     assert run.returncode == 1
     assert "broken.jpg" in run.stderr and "Traceback" not in run.stderr
-    assert "Tom_Cruise_avp_2014_4.jpg: 1 face(s)" in run.stdout
+    assert "astronaut.jpg: 1 face(s)" in run.stdout
 
 
-def test_video_writes_csv_and_annotated_mp4(tmp_path, videos_dir):
+def test_video_writes_csv_and_annotated_mp4(tmp_path):
     out, table = tmp_path / "annotated.mp4", tmp_path / "faces.csv"
-    run = cli("video", str(videos_dir / "test.mp4"), "--out", str(out), "--csv", str(table), "--frames", "40")
+    run = cli("video", str(DATA_CLIP), "--out", str(out), "--csv", str(table), "--frames", "25")
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(table.open()))
-    assert len(rows) >= 35  # one smiling face in nearly every frame
+    assert len(rows) >= 23  # one smiling face in nearly every frame
     assert {r["face_id"] for r in rows} == {"1"}
     assert abs(sum(float(rows[0][e]) for e in EMOTIONS) - 1) < 0.01
     cap = cv2.VideoCapture(str(out))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 25
     cap.release()
 
 
@@ -144,10 +144,10 @@ def test_missing_video_and_camera_are_clear_errors(tmp_path):
     assert run.returncode == 2 and "cannot open camera 9" in run.stderr
 
 
-def test_bench_reports_stages_and_flicker(videos_dir):
-    run = cli("bench", str(videos_dir / "test.mp4"), "--frames", "30", "--passes", "2", "--cold-starts", "2", "--json")
+def test_bench_reports_stages_and_flicker():
+    run = cli("bench", str(DATA_CLIP), "--frames", "30", "--passes", "2", "--cold-starts", "2", "--json")
     assert run.returncode == 0, run.stderr
-    assert "cold start 1/2" in run.stderr and "test.mp4 pass 2/2" in run.stderr  # it says what it is doing
+    assert "cold start 1/2" in run.stderr and "astronaut_2s.mp4 pass 2/2" in run.stderr  # it says what it is doing
     report = json.loads(run.stdout)
     video = report["videos"][0]
     assert video["frames"] == 30 and video["passes"] == 2
@@ -234,8 +234,8 @@ def test_predict_takes_a_folder_and_writes_the_face_csv(faces_dir, tmp_path):
     assert cli("predict", str(empty)).returncode == 2
 
 
-def test_a_photo_given_as_the_windows_source_is_opened_as_a_photo(faces_dir, videos_dir):
+def test_a_photo_given_as_the_windows_source_is_opened_as_a_photo(faces_dir):
     from emotion_cam.commands.cli import is_photo
 
-    assert is_photo(str(faces_dir / "dogs.jpg")) and not is_photo(str(videos_dir / "test.mp4"))
+    assert is_photo(str(faces_dir / "dogs.jpg")) and not is_photo(str(DATA_CLIP))
     assert not is_photo("0") and not is_photo("missing.jpg")

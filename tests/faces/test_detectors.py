@@ -8,6 +8,8 @@ import numpy as np
 
 import pytest
 
+from conftest import DATA_PHOTO
+
 from emotion_cam.faces.detectors import LANDMARK_NAMES, YUNET_MODELS, HaarDetector, HogDetector, YuNetDetector, cache_dir
 from emotion_cam.media.images import read_image
 from emotion_cam.model_files import ModelFileError, shipped_path
@@ -16,10 +18,10 @@ from emotion_cam.faces.boxes import iou_matrix
 PHOTO = "2008_002470.jpg"  # six faces in 500x332: a few seconds of HOG, where bald_guys.jpg (3 MP) takes half a minute
 
 
-def test_yunet_finds_the_close_up_face_with_its_landmarks_in_order(faces_dir):
+def test_yunet_finds_the_close_up_face_with_its_landmarks_in_order():
     from emotion_cam.faces.search import sure
 
-    image = read_image(faces_dir / "Tom_Cruise_avp_2014_4.jpg")
+    image = read_image(DATA_PHOTO)
     yunet = YuNetDetector()
     dets = sure(yunet, yunet.detect(image, 0.5))
     assert len(dets) == 1 and dets.scores[0] > 0.9 and dets.landmarks.shape == (1, 5, 2)

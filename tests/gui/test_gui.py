@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import DATA_PHOTO, DATA_CLIP
+
 pytest.importorskip("pytestqt", reason="GUI tests need pytest-qt (dev extra)")
 
 from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
@@ -21,11 +23,25 @@ def settings(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
-@pytest.fixture
-def live(qtbot, videos_dir, settings):
-    window = create_window(str(videos_dir / "woman2.mp4"), settings=settings)
+def _window(qtbot, source, settings):
+    window = create_window(source, settings=settings)
     qtbot.addWidget(window)
     window.show()
+    return window
+
+
+@pytest.fixture
+def live(qtbot, settings):
+    """The window playing the test clip (tests/data: no ../shared needed)."""
+    window = _window(qtbot, str(DATA_CLIP), settings)
+    yield window
+    window.shutdown()
+
+
+@pytest.fixture
+def woman2(qtbot, videos_dir, settings):
+    """The window playing woman2.mp4 (464 frames at 30 fps), for tests that need a longer video."""
+    window = _window(qtbot, str(videos_dir / "woman2.mp4"), settings)
     yield window
     window.shutdown()
 
@@ -37,7 +53,7 @@ def test_live_video_shows_a_face_with_seven_bars(live, qtbot):
     assert face.probs.shape == (7,) and face.track_id is not None
     assert live.view.image() is not None and not live.view.image().isNull()
     assert "1 face ·" in live.fps_label.text() and "fps" in live.fps_label.text()
-    assert live.source_label.text() == "Video: woman2.mp4"
+    assert live.source_label.text() == "Video: astronaut_2s.mp4"
     assert len(live.timeline.points) > 0
 
 
@@ -108,8 +124,8 @@ def test_opening_a_non_video_as_video_says_so_and_stops(live, qtbot, tmp_path, f
     assert live.frames_received == received and live.worker._stream is None  # stopped, not looping
 
 
-def test_mirror_is_for_the_live_view_not_for_photos(live, qtbot, faces_dir):
-    photo = str(faces_dir / "Tom_Cruise_avp_2014_4.jpg")
+def test_mirror_is_for_the_live_view_not_for_photos(live, qtbot):
+    photo = str(DATA_PHOTO)
     live.open_image(photo)
     qtbot.waitUntil(lambda: live.last_message is not None and live.last_message.still, timeout=60_000)
     plain = live.last_message.faces[0]
@@ -170,15 +186,15 @@ def test_qt_calls_keep_none_alive(qtbot):
     assert sys.getrefcount(None) > before - 100
 
 
-def test_live_after_a_photo_goes_to_the_source_given_at_start(qtbot, settings, faces_dir, videos_dir):
+def test_live_after_a_photo_goes_to_the_source_given_at_start(qtbot, settings):
     """`emotion-cam --image photo.jpg --source clip.mp4`: the photo first, then Ctrl+L plays the clip."""
-    window = create_window(str(videos_dir / "test.mp4"), image=str(faces_dir / "Tom_Cruise_avp_2014_4.jpg"), settings=settings)
+    window = create_window(str(DATA_CLIP), image=str(DATA_PHOTO), settings=settings)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.last_message is not None and window.last_message.still, timeout=60_000)
     window.go_live()
     qtbot.waitUntil(lambda: window.last_message is not None and not window.last_message.still, timeout=60_000)
-    assert window.last_message.source.endswith("test.mp4") and window.last_message.length == 115  # the clip, live
+    assert window.last_message.source.endswith("astronaut_2s.mp4") and window.last_message.length == 30  # the clip, live
     window.shutdown()
 
 
@@ -232,8 +248,8 @@ def test_timeline_follows_one_track_and_clears_for_a_photo(live, qtbot, faces_di
     assert "faces" in live.fps_label.text() and "fps" not in live.fps_label.text()
 
 
-def test_photo_faces_are_numbered_like_the_panel_and_bars_can_leave_the_faces(live, qtbot, faces_dir):
-    live.open_image(str(faces_dir / "Tom_Cruise_avp_2014_4.jpg"))
+def test_photo_faces_are_numbered_like_the_panel_and_bars_can_leave_the_faces(live, qtbot):
+    live.open_image(str(DATA_PHOTO))
     qtbot.waitUntil(lambda: live.last_message is not None and live.last_message.still, timeout=60_000)
     first = live.last_message
     assert [f.track_id for f in first.faces] == list(range(1, len(first.faces) + 1))
@@ -324,7 +340,8 @@ def test_a_looping_video_is_exported_with_its_pass(qtbot, settings, videos_dir, 
     window.shutdown()
 
 
-def test_recording_three_seconds_gives_a_playable_mp4_and_its_csv(live, qtbot, tmp_path, settings):
+def test_recording_three_seconds_gives_a_playable_mp4_and_its_csv(woman2, qtbot, tmp_path, settings):
+    live = woman2
     import csv
 
     import cv2
@@ -366,7 +383,8 @@ def test_a_recording_that_cannot_be_written_is_shown_and_stops(live, qtbot, read
     assert not live.record_action.isChecked() and not any(read_only_dir.iterdir())
 
 
-def test_the_seek_bar_and_frame_steps_move_through_a_video(live, qtbot):
+def test_the_seek_bar_and_frame_steps_move_through_a_video(woman2, qtbot):
+    live = woman2
     qtbot.waitUntil(lambda: live.frames_received >= 3 and live.seek_bar.isVisible(), timeout=60_000)
     assert live.seek_bar.maximum() == 463  # woman2: 464 frames
     qtbot.keyClick(live, Qt.Key.Key_Space)  # pause

@@ -6,12 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import DATA_PHOTO
+
 from emotion_cam.media.images import ImageError, decode_image, read_image
 
 
 @pytest.fixture(scope="module")
-def photo(faces_dir):
-    return faces_dir / "Tom_Cruise_avp_2014_4.jpg"
+def photo():
+    return DATA_PHOTO
 
 
 def _pil():

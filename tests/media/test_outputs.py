@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import cli
+from conftest import DATA_CLIP, cli
 from emotion_cam.media.outputs import OutputError, check_outputs, replacing, write_image
 
 
@@ -75,9 +75,9 @@ def test_images_are_written_whole_in_the_format_their_suffix_names(tmp_path, rea
 
 # -- the command line ------------------------------------------------------------------------------
 
-def test_video_never_destroys_its_input(tmp_path, videos_dir):
+def test_video_never_destroys_its_input(tmp_path):
     src = tmp_path / "in.mp4"
-    shutil.copy(videos_dir / "test.mp4", src)
+    shutil.copy(DATA_CLIP, src)
     before = digest(src)
     run = cli("video", str(src), "--out", str(src), "--force", "--frames", "5")
     assert run.returncode == 2 and "also an input" in run.stderr and "Traceback" not in run.stderr
@@ -88,7 +88,7 @@ def test_video_never_destroys_its_input(tmp_path, videos_dir):
     assert run.returncode == 2 and "two outputs" in run.stderr and not (tmp_path / "same.mp4").exists()
 
 
-def test_a_failed_video_run_keeps_the_old_outputs(tmp_path, videos_dir):
+def test_a_failed_video_run_keeps_the_old_outputs(tmp_path):
     out = tmp_path / "faces.csv"
     out.write_text("yesterday's rows\n")
     (tmp_path / "notes.mp4").write_text("not a video\n")
@@ -97,8 +97,8 @@ def test_a_failed_video_run_keeps_the_old_outputs(tmp_path, videos_dir):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.csv", "notes.mp4"]
 
 
-def test_write_errors_are_one_message_with_status_1(tmp_path, videos_dir, faces_dir, read_only_dir):
-    video, photo = str(videos_dir / "test.mp4"), str(faces_dir / "dogs.jpg")
+def test_write_errors_are_one_message_with_status_1(tmp_path, faces_dir, read_only_dir):
+    video, photo = str(DATA_CLIP), str(faces_dir / "dogs.jpg")
     cases = [
         (["video", video, "--csv", "/dev/full", "--frames", "3"], "/dev/full: cannot write: No space left on device"),
         (["video", video, "--out", str(read_only_dir / "x.mp4"), "--csv", str(read_only_dir / "x.csv")], "x.mp4: cannot write in"),
