@@ -421,3 +421,33 @@ def test_val_curves_of_separate_runs_are_drawn_on_one_axis(tmp_path):
     with pytest.raises(SystemExit):
         main([f"a={tmp_path / 'missing.csv'}", "--out", str(out)])
     assert cv2.imread(str(out)) is not None  # the earlier figure is still whole
+
+
+def test_the_label_pilot_trains_on_the_votes_and_scores_against_the_plurality(tiny_fer, fer_root, tmp_path):
+    """FER+ votes as targets, end to end on 12 faces a class: each setting trains, is scored on val's plurality
+    faces, and says what it trained on (faces without votes kept or not, unreadable ones dropped)."""
+    import csv as csv_
+
+    from training.label_pilot import main
+
+    data = tmp_path / "fer"
+    shutil.copytree(tiny_fer, data)
+    (data / "ferplus").mkdir()
+    for split in ("train", "val"):
+        ours = {p.name for p in (data / split).rglob("*.jpg")}
+        with open(fer_root / "ferplus" / f"votes_{split}.csv", newline="") as src, \
+                open(data / "ferplus" / f"votes_{split}.csv", "w", newline="") as dst:
+            reader = csv_.DictReader(src)
+            writer = csv_.DictWriter(dst, reader.fieldnames)
+            writer.writeheader()
+            writer.writerows(r for r in reader if r["our_file"] in ours)
+    assert main(["--data", str(data), "--settings", "votes,votes-unvoted-dropped", "--arch", "compact", "--epochs", "1",
+                 "--batch-size", "12", "--threads", "1", "--runs", str(tmp_path / "runs"), "--durable",
+                 str(tmp_path / "durable"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    rows = json.loads((tmp_path / "durable" / "label-pilot" / "results.json").read_text())["rows"]
+    assert [r["run"] for r in rows] == ["votes", "votes-unvoted-dropped"]
+    for r in rows:
+        assert 0 <= r["val_plurality_accuracy_mirror_average"] <= 1 and r["val_vote_cross_entropy"] > 0
+        assert r["trained_on"]["faces"] == 84 and r["trained_on"]["with_votes"] > 60
+    kept, dropped = rows[0]["trained_on"], rows[1]["trained_on"]
+    assert kept["trained_on"] - dropped["trained_on"] == kept["without_votes_kept"]

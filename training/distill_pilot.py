@@ -54,11 +54,16 @@ def run_pilot(data: str, teachers: list[str], weights: list[float], temperatures
         rows.append({"run": name, "weight": weight, "temperature": temperature if weight else None,
                      "epochs": cfg.epochs, "val_accuracy_mirror_average": accuracy})
         log.info("%s: val accuracy %.4f (mirror-averaged, float32)", name, accuracy)
-    table = (json.dumps({"teachers": teachers, "arch": base.arch, "rows": rows}, indent=2) + "\n").encode()
-    for folder in [runs] + ([durable] if durable else []):
-        (folder / "pilot").mkdir(parents=True, exist_ok=True)
-        write_bytes(folder / "pilot" / "results.json", table)
+    write_results("pilot", {"teachers": teachers, "arch": base.arch, "rows": rows}, runs, durable)
     return rows
+
+
+def write_results(name: str, table: dict, runs: Path, durable: Path | None) -> None:
+    """A pilot's table as ``NAME/results.json`` in the run folder and in its durable (committed) copy."""
+    data = (json.dumps(table, indent=2) + "\n").encode()
+    for folder in [runs] + ([durable] if durable else []):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        write_bytes(folder / name / "results.json", data)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,15 +15,14 @@ so its choice is a judgement).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from emotion_cam.media.outputs import write_bytes
 from emotion_cam.emotion.votes import load_votes, shares, votes_file
+from training.distill_pilot import write_results
 from training.train import TrainConfig
 
 log = logging.getLogger("training.label_pilot")
@@ -70,10 +69,7 @@ def run_pilot(data: str, names: list[str], base: TrainConfig, runs: Path = Path(
                "trained_on": targets.summary if targets else len(train_split)}
         rows.append(row)
         log.info("%s: %s", name, row)
-    table = (json.dumps({"arch": base.arch, "epochs": base.epochs, "rows": rows}, indent=2) + "\n").encode()
-    for folder in [runs] + ([durable] if durable else []):
-        (folder / "label-pilot").mkdir(parents=True, exist_ok=True)
-        write_bytes(folder / "label-pilot" / "results.json", table)
+    write_results("label-pilot", {"arch": base.arch, "epochs": base.epochs, "rows": rows}, runs, durable)
     return rows
 
 
@@ -83,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated, from {', '.join(SETTINGS)}")
     p.add_argument("--arch", default="compact")
     p.add_argument("--epochs", type=int, default=8, help="epochs per setting (one short schedule for all)")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--crop", type=int, default=TrainConfig.crop, help="random training crops of this size (48: none)")
     p.add_argument("--init", help="start every setting from this best.pt (the long run's own starting point)")
     p.add_argument("--runs", default="runs")
@@ -95,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in SETTINGS]
     if unknown:
         p.error(f"unknown setting(s) {', '.join(unknown)}; choose from {', '.join(SETTINGS)}")
-    base = TrainConfig(arch=args.arch, epochs=args.epochs, threads=args.threads, crop=args.crop)
+    base = TrainConfig(arch=args.arch, epochs=args.epochs, threads=args.threads, crop=args.crop, batch_size=args.batch_size)
     rows = run_pilot(args.data, names, base, Path(args.runs), Path(args.durable) if args.durable else None,
                      args.cache_dir, args.init)
     for row in sorted(rows, key=lambda r: -r["val_plurality_accuracy_mirror_average"]):
