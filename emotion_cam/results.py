@@ -94,7 +94,7 @@ class FrameResult:
                             self.loop if loop is None else loop)
 
 
-# One row per face per frame: the columns of the face CSV (media.face_csv) and of ``to_rows``. Frames are numbered
+# One row per face per frame: the columns of the face CSV (sinks.face_csv) and of ``to_rows``. Frames are numbered
 # from 0, their position in the source. `pass` counts the times a looping video was played (1, 2, ...): time_s and frame restart with each; it is
 # last so that readers of earlier files by column position keep working.
 FACE_ROW_HEADER = ["time_s", "frame", "source", "face_id", "x1", "y1", "x2", "y2", "label", "uncertain", *EMOTIONS, "pass"]

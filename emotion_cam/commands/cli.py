@@ -194,7 +194,7 @@ def image_files(inputs: list[str]) -> list[str]:
 
 def write_face_csv(path: str, shown) -> None:
     """The faces of every photo read, in the face CSV (through the checked output path)."""
-    from emotion_cam.media.face_csv import FaceCsv
+    from emotion_cam.sinks.face_csv import FaceCsv
     from emotion_cam.media.outputs import replacing
 
     with replacing(path) as tmp, open(tmp, "w", newline="") as f:

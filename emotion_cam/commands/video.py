@@ -15,7 +15,7 @@ from emotion_cam.api import Analyzer
 from emotion_cam.media.sources import Source, SourceError
 from emotion_cam.draw import Annotator
 from emotion_cam.media.outputs import VideoFile, replacing
-from emotion_cam.media.face_csv import FaceCsv
+from emotion_cam.sinks.face_csv import FaceCsv
 
 
 def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.PathLike | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import deque
 
 from emotion_cam.media.outputs import replacing
-from emotion_cam.media.face_csv import FaceCsv, face_rows
+from emotion_cam.sinks.face_csv import FaceCsv, face_rows
 
 
 class SessionRecorder:

@@ -24,7 +24,7 @@ from emotion_cam.emotion.card import ModelCard
 from emotion_cam.draw import Annotator
 from emotion_cam.media.images import ImageError, read_image
 from emotion_cam.media.outputs import OutputError
-from emotion_cam.media.recording import Recorder
+from emotion_cam.sinks.recording import Recorder
 from emotion_cam.api import Analyzer, VideoResults
 from emotion_cam.pipeline import PipelineConfig
 from emotion_cam.results import Face

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from emotion_cam.media.outputs import OutputError, VideoFile, make_folder, replacing
-from emotion_cam.media.face_csv import FaceCsv
+from emotion_cam.sinks.face_csv import FaceCsv
 from emotion_cam.results import FrameResult
 
 
