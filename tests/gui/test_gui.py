@@ -442,3 +442,16 @@ def test_on_a_photo_ctrl_e_exports_its_faces_and_ctrl_r_says_what_to_do(qtbot, s
     qtbot.wait(300)
     assert not list(tmp_path.glob("emotioncam-*"))
     window.shutdown()
+
+
+def test_the_windows_export_numbers_and_times_frames_as_video_csv_does(live, qtbot, tmp_path):
+    import csv
+
+    from conftest import cli
+
+    qtbot.waitUntil(lambda: live.frames_received >= 20, timeout=60_000)
+    assert live.export_session(str(tmp_path / "shown.csv")) > 0
+    shown = {(r["frame"], r["time_s"], r["source"]) for r in csv.DictReader((tmp_path / "shown.csv").open())}
+    assert cli("video", str(DATA_CLIP), "--csv", str(tmp_path / "video.csv")).returncode == 0
+    written = {(r["frame"], r["time_s"], r["source"]) for r in csv.DictReader((tmp_path / "video.csv").open())}
+    assert shown <= written and ("0", "0.000", str(DATA_CLIP)) in shown
