@@ -65,6 +65,27 @@ class Annotator:
         self.last_layout = placed  # (x, y, w, h) of each face's label, in order: where the last draw put them
         return out
 
+    def with_key(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
+        """The annotated image for a file (``predict --annotate``): where some face had room for its number only,
+        a key beside the image gives every face's number and words, so that no face goes unread."""
+        out = self.draw(image, faces)
+        if all(t != f"#{f.track_id}" for f, t in zip(faces, self.last_titles)):
+            return out
+        h = out.shape[0]
+        unit = max(0.8, h / 720.0)
+        fs, thick = 0.5 * unit, max(1, int(round(unit)))
+        line, pad = int(round(22 * unit)), int(round(10 * unit))
+        lines = [(f"#{f.track_id}  {f.title}", face_colour(f)) for f in faces]
+        per_column = max(1, (h - 2 * pad) // line)
+        columns = [lines[i:i + per_column] for i in range(0, len(lines), per_column)]
+        width = max(cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, fs, thick)[0][0] for text, _ in lines) + 2 * pad
+        key = np.full((h, width * len(columns), 3), 32, np.uint8)
+        for c, column in enumerate(columns):
+            for r, (text, colour) in enumerate(column):
+                cv2.putText(key, text, (c * width + pad, pad + (r + 1) * line - int(6 * unit)), cv2.FONT_HERSHEY_SIMPLEX,
+                            fs, colour, thick, cv2.LINE_AA)
+        return np.hstack([out, key])
+
     def _face(self, img: np.ndarray, face: Face, unit: float, boxes: np.ndarray, placed: list) -> None:
         h, w = img.shape[:2]
         fs = 0.45 * unit

@@ -79,3 +79,17 @@ def test_a_crowd_face_with_room_above_it_keeps_its_label_whatever_its_box_rounds
     annotator = Annotator()
     annotator.draw(np.zeros((480, 640, 3), np.uint8), faces)
     assert annotator.last_titles == [f"#{i} happy 88%" for i in range(1, len(faces) + 1)]
+
+
+def test_a_crowd_photo_gets_a_key_when_some_face_shows_only_its_number():
+    def numbered(i: int, x: float, y: float) -> Face:
+        return Face(np.array([x, y, x + 30, y + 36], np.float32), np.zeros((5, 2), np.float32), np.eye(7)[3], track_id=i)
+
+    crowd = [numbered(i + 1, 10 + 34 * (i % 6), 10 + 40 * (i // 6)) for i in range(12)]  # packed: no room for titles
+    image = np.full((120, 220, 3), 100, np.uint8)
+    annotator = Annotator()
+    keyed = annotator.with_key(image, crowd)
+    assert keyed.shape[0] == 120 and keyed.shape[1] > 220 and "#1" in annotator.last_titles
+    np.testing.assert_array_equal(keyed[:, :220], annotator.draw(image, crowd))  # the picture itself as drawn
+    alone = [numbered(1, 60, 30)]
+    assert Annotator().with_key(np.full((240, 320, 3), 100, np.uint8), alone).shape == (240, 320, 3)  # room: no key

@@ -160,7 +160,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         entry = {"image": name, "width": image.shape[1], "height": image.shape[0], "faces": [f.to_dict() for f in result.faces]}
         if targets:
             try:
-                entry["annotated"] = str(write_image(targets[i], annotator.draw(image, result.faces)))
+                entry["annotated"] = str(write_image(targets[i], annotator.with_key(image, result.faces)))
             except OutputError as exc:  # a full disk half-way through: this image failed, the others go on
                 failed += 1
                 print(f"error: {exc}", file=sys.stderr)

@@ -406,6 +406,9 @@ class MainWindow(QMainWindow):
     def set_bars(self, on: bool) -> None:
         self.settings.setValue("bars", on)
         self.request_bars.emit(on)
+        if self.last_message is not None and len(self.last_message.faces) > 4:  # B would seem to do nothing
+            self.statusBar().showMessage("With more than four faces in view, faces carry their title only: "
+                                         "every face's bars are in the panel", 6000)
 
     @Slot(bool)
     def set_fullscreen(self, on: bool) -> None:
