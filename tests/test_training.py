@@ -161,8 +161,8 @@ def test_augmentation_keeps_faces_in_range_and_crops_to_size(fer_root):
 
 @pytest.fixture(scope="module")
 def smoke_run(fer_root, tmp_path_factory):
-    """The reproduce command once, on 8 faces per class: two tiny teachers -> distilled student -> Keras copy ->
-    prune -> fine-tune (distilled) -> offsets -> int8 -> export."""
+    """The reproduce command once, on 8 faces per class, on the FER+ votes: two tiny teachers -> distilled student ->
+    Keras copy -> prune -> fine-tune (distilled) -> offsets -> temperature fitted to the vote shares -> int8 -> export."""
     from training import teachers
     from training.reproduce import main
     from training.train import TrainConfig
@@ -175,7 +175,8 @@ def smoke_run(fer_root, tmp_path_factory):
         assert main(["--data", str(fer_root), "--out", str(out), "--runs", str(runs), "--epochs", "1",
                      "--finetune-epochs", "1", "--batch-size", "16", "--limit-per-class", "8", "--geometry-faces", "120",
                      "--calibration", "14", "--keep", "0.5", "--teachers", "tiny-a,tiny-b", "--distill-weight", "0.5",
-                     "--teacher-durable", str(tmp / "durable"), "--cache-dir", str(tmp / "cache")]) == 0
+                     "--teacher-durable", str(tmp / "durable"), "--cache-dir", str(tmp / "cache"),
+                     "--labels", "ferplus", "--label-smoothing", "0", "--missing-votes-weight", "0"]) == 0
     return out, runs
 
 
@@ -192,7 +193,13 @@ def test_smoke_run_exports_a_model_that_runs_in_litert(smoke_run):
     assert card.metrics.accuracy == card.calibration.shown.accuracy
     assert card.quantisation.val_accuracy_int8 == card.calibration.val_int8_single.accuracy
     assert card.conversion.max_probability_difference_on_val < 1e-4
-    assert sum(card.metrics.support) == 56 and card.training.faces == 56
+    # Val is the faces with a plurality of votes, trained on the faces with readable votes.
+    assert 30 < sum(card.metrics.support) < 56 and 30 < card.training.faces < 56 and "plurality" in card.metrics.split
+    labels = card.training.labels
+    assert labels.rules["missing_votes_weight"] == 0 and labels.summary["trained_on"] == card.training.faces
+    assert "MIT" in labels.licence and card.training.config["labels"] == "ferplus"
+    assert 0 <= card.metrics_fer2013_labels.accuracy <= 1 and card.calibration.val_vote_cross_entropy > 0
+    assert "votes" in card.calibration.unsure_rule
     d = card.distillation  # the student learnt from the teachers, and so did its pruned fine-tune
     assert set(d.teachers) == {"tiny-a", "tiny-b"} and d.weight == 0.5 and card.pruning.finetune_loss == "distillation"
     assert 0 <= d.ensemble_val_accuracy_mirror_average <= 1 and card.training.config["distill_weight"] == 0.5
@@ -451,3 +458,18 @@ def test_the_label_pilot_trains_on_the_votes_and_scores_against_the_plurality(ti
         assert r["trained_on"]["faces"] == 84 and r["trained_on"]["with_votes"] > 60
     kept, dropped = rows[0]["trained_on"], rows[1]["trained_on"]
     assert kept["trained_on"] - dropped["trained_on"] == kept["without_votes_kept"]
+
+
+def test_a_temperature_fitted_to_vote_shares_makes_the_bars_read_as_shares():
+    """Logits that are the log of the vote shares times 3 (an overconfident model): fitted to the shares, T is 3."""
+    from training.calibrate import fit_temperature, unsure_threshold
+
+    rng = np.random.default_rng(0)
+    shares = rng.dirichlet(np.ones(7) * 0.7, size=400)
+    log_probs = 3.0 * np.log(np.clip(shares, 1e-6, 1))
+    assert fit_temperature(log_probs, shares) == pytest.approx(3.0, rel=0.05)
+    # "Unsure" from agreement: below where faces have, on average, less than half their votes on one emotion.
+    conf = np.linspace(0.2, 0.95, 400)
+    probs = np.c_[conf, np.tile(((1 - conf) / 6)[:, None], 6)]
+    agreement = np.clip(conf - 0.1, 0, 1)  # people agree a little less than the bars say
+    assert unsure_threshold(probs, np.zeros(400, int), agreement=agreement) == pytest.approx(0.60, abs=0.02)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from emotion_cam.emotion.card import Calibration, Metrics, ModelCard, OffsetEstimate, Plots, TemperatureFit, ValFigures
+from emotion_cam.emotion.labels import EMOTIONS
 from emotion_cam.emotion.metrics import classification_report
 
 STEPS = np.round(np.arange(-3.0, 3.01, 0.1), 2)
@@ -94,12 +95,20 @@ def scaled(log_probs: np.ndarray, temperature: float, mirrored: np.ndarray | Non
     return p if mirrored is None else (p + softmax(mirrored, temperature)) / 2
 
 
+def cross_entropy(probs: np.ndarray, targets: np.ndarray) -> float:
+    """Mean cross-entropy from target distributions (N, C) to ``probs``; with one-hot targets, the NLL."""
+    return float(-(targets * np.log(np.clip(probs, 1e-12, 1.0))).sum(1).mean())
+
+
 def fit_temperature(log_probs: np.ndarray, y: np.ndarray, mirrored: np.ndarray | None = None) -> float:
-    """The T in [0.25, 4] minimising val NLL (golden-section search on log T; the NLL is unimodal in T)."""
-    from emotion_cam.emotion.metrics import negative_log_likelihood
+    """The T in [0.25, 4] minimising val NLL (golden-section search on log T; the NLL is unimodal in T).
+
+    ``y``: class labels (N,), or target distributions (N, C) such as the share of ten people's votes: the bars
+    then read as "how many of ten people would call it this"."""
+    targets = np.asarray(y, np.float64) if np.ndim(y) == 2 else np.eye(log_probs.shape[1])[np.asarray(y)]
 
     def nll(log_t: float) -> float:
-        return negative_log_likelihood(scaled(log_probs, float(np.exp(log_t)), mirrored), y)
+        return cross_entropy(scaled(log_probs, float(np.exp(log_t)), mirrored), targets)
 
     lo, hi = np.log(0.25), np.log(4.0)
     ratio = (np.sqrt(5) - 1) / 2
@@ -117,14 +126,18 @@ def fit_temperature(log_probs: np.ndarray, y: np.ndarray, mirrored: np.ndarray |
     return float(np.exp((lo + hi) / 2))
 
 
-def unsure_threshold(probs: np.ndarray, y: np.ndarray, accuracy: float = 0.5, half_width: float = 0.05) -> float:
+def unsure_threshold(probs: np.ndarray, y: np.ndarray, accuracy: float = 0.5, half_width: float = 0.05,
+                     agreement: np.ndarray | None = None) -> float:
     """The top probability above which faces are right at least ``accuracy`` of the time, everywhere.
 
     Accuracy is measured locally (faces whose top probability lies within ``half_width``
     of t, at least 30 of them), so the threshold marks where the model becomes more
-    likely wrong than right, not an average over everything below it.
+    likely wrong than right, not an average over everything below it. With ``agreement`` (each face's largest
+    vote share), it marks instead where people stop agreeing: faces of about that top probability have, on
+    average, less than ``accuracy`` of the votes on one emotion.
     """
-    conf, right = probs.max(1), probs.argmax(1) == y
+    conf = probs.max(1)
+    right = (probs.argmax(1) == y).astype(float) if agreement is None else np.asarray(agreement, float)
     threshold = 0.0
     for t in np.round(np.arange(0.20, 0.901, 0.01), 2):
         near = np.abs(conf - t) < half_width
@@ -143,9 +156,13 @@ def fold_temperature(model, temperature: float, layer_name: str = "probs") -> No
 # -- what the runtime does with an int8 model ---------------------------------------------------------
 
 def runtime_calibration(model_path, val_x: np.ndarray, val_y: np.ndarray, temperature: float | None,
-                        val_fp32: TemperatureFit | None = None) -> tuple[Calibration, np.ndarray]:
+                        val_fp32: TemperatureFit | None = None,
+                        val_shares: np.ndarray | None = None) -> tuple[Calibration, np.ndarray]:
     """Measure the int8 model through LiteRT as the app runs it: with and without mirror averaging, ECE/NLL, and
     the "unsure" threshold. Mirror averaging is switched on when it does not cost val accuracy.
+    With ``val_shares`` (each val face's vote shares), "unsure" means that people would disagree on such a face
+    (its largest vote share below one half), and the card records the bars' cross-entropy to the shares and
+    how often a face that at least 7 of 10 people call neutral is shown unsure.
     Returns the card's calibration block and the val probabilities as the app computes them.
     """
     from emotion_cam.emotion.classifier import EmotionClassifier
@@ -157,21 +174,32 @@ def runtime_calibration(model_path, val_x: np.ndarray, val_y: np.ndarray, temper
     single_figures, mirrored_figures = figures(single, val_y), figures(mirrored, val_y)
     use_mirror = mirrored_figures.accuracy >= single_figures.accuracy
     shown = mirrored if use_mirror else single
-    threshold = unsure_threshold(shown, val_y)
+    agreement = None if val_shares is None else val_shares.max(1)
+    threshold = unsure_threshold(shown, val_y, agreement=agreement)
     unsure = shown.max(1) < threshold
     right = shown.argmax(1) == val_y
+    votes = {}
+    if val_shares is not None:
+        calm = val_shares[:, EMOTIONS.index("neutral")] >= 0.7
+        votes = {"val_vote_cross_entropy": cross_entropy(shown, val_shares),
+                 "val_calm_faces_unsure": float(unsure[calm].mean()) if calm.any() else None}
+    rule = ("top probability below the point above which val faces with about that top probability (+-0.05) have, "
+            "on average, at least half of their ten votes on one emotion" if val_shares is not None else
+            "top probability below the point above which val faces with about that top probability (+-0.05) are "
+            "right at least half the time")
     return Calibration(
         temperature=temperature,
         mirror_average=bool(use_mirror),
         val_int8_single=single_figures,
         val_int8_mirror_average=mirrored_figures,
         unsure_below=threshold,
-        unsure_rule="top probability below the point above which val faces with about that top probability (+-0.05) are right at least half the time",
+        unsure_rule=rule,
         val_unsure_fraction=float(unsure.mean()),
         val_accuracy_unsure=float(right[unsure].mean()) if unsure.any() else None,
         val_accuracy_sure=float(right[~unsure].mean()) if (~unsure).any() else None,
         reliability=reliability(shown, val_y),
         val_fp32=val_fp32,
+        **votes,
     ), shown
 
 

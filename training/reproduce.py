@@ -220,13 +220,15 @@ def tune_class_offsets(model, probs: np.ndarray, recipe: Recipe,
     return offsets, estimate
 
 
-def calibrate_temperature(model, val_split: Split) -> tuple[float, cards.TemperatureFit]:
-    """Stage 5: the temperature minimising val NLL of the mirror-averaged probabilities; figures before and after."""
+def calibrate_temperature(model, val_split: Split, shares: np.ndarray | None = None) -> tuple[float, cards.TemperatureFit]:
+    """Stage 5: the temperature minimising val NLL of the mirror-averaged probabilities (with FER+ votes: their
+    cross-entropy to the vote shares, so the bars say how many of ten people would call a face so); figures
+    before and after."""
     from training.calibrate import figures, fit_temperature, scaled
 
     log_p = np.log(np.clip(keras_probs(model, val_split), 1e-12, 1.0))
     log_m = np.log(np.clip(keras_probs(model, Split(val_split.x[:, :, ::-1].copy(), val_split.y, "")), 1e-12, 1.0))
-    temperature = fit_temperature(log_p, val_split.y, log_m)
+    temperature = fit_temperature(log_p, val_split.y if shares is None else shares, log_m)
 
     def at(t: float) -> cards.ValFigures:
         return figures(scaled(log_p, t, log_m), val_split.y)
@@ -285,7 +287,7 @@ def run(recipe: Recipe, paths: Paths) -> ModelCard:
              final_report.macro_f1, pruned_report.accuracy, final_report.accuracy)
 
     log.info("stage 5/7: temperature scaling on val (with mirror averaging), folded into the output layer")
-    temperature, fp32_calibration = calibrate_temperature(pruned.model, data.val)
+    temperature, fp32_calibration = calibrate_temperature(pruned.model, data.val, targets.val_shares if targets else None)
     fold_temperature(pruned.model, temperature)
     log.info("temperature %.3f: val NLL %.4f -> %.4f, ECE %.4f -> %.4f", temperature, fp32_calibration.before.nll,
              fp32_calibration.after.nll, fp32_calibration.before.ece, fp32_calibration.after.ece)
@@ -293,7 +295,7 @@ def run(recipe: Recipe, paths: Paths) -> ModelCard:
     log.info("stage 6/7: int8 quantisation")
     int8 = quantise(pruned.model, base, recipe, paths, data)
     calibration, shown_probs = runtime_calibration(paths.out / MODEL_FILE, data.val.x, data.val.y, temperature,
-                                                   fp32_calibration)
+                                                   fp32_calibration, targets.val_shares if targets else None)
     log.info("int8 through LiteRT: %s single, %s mirror-averaged; unsure below %.2f", calibration.val_int8_single,
              calibration.val_int8_mirror_average, calibration.unsure_below)
     int8_report = classification_report(data.val.y, shown_probs.argmax(1))  # as the app runs it
@@ -303,7 +305,7 @@ def run(recipe: Recipe, paths: Paths) -> ModelCard:
         recipe, paths, data, base=base, base_report=base_report, conversion_diff=conversion_diff, pruned=pruned,
         pruned_report=pruned_report, final_report=final_report, offsets=offsets, estimate=estimate, int8=int8,
         int8_report=int8_report, calibration=calibration, geometry=measure_all(data.train.x, limit=recipe.geometry_faces),
-        distillation=distillation, seconds=time.time() - started)
+        distillation=distillation, seconds=time.time() - started, targets=targets, shown_probs=shown_probs)
     write_outputs(card, paths, recipe, int8_report)
     log.info("done in %.0f s:\n%s", time.time() - started, int8_report.format())
     return card
@@ -311,7 +313,8 @@ def run(recipe: Recipe, paths: Paths) -> ModelCard:
 
 def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, conversion_diff, pruned: Pruned,
                pruned_report, final_report, offsets, estimate, int8: Quantised, int8_report, calibration, geometry,
-               distillation: cards.Distillation | None, seconds: float) -> ModelCard:
+               distillation: cards.Distillation | None, seconds: float, targets: Targets | None = None,
+               shown_probs: np.ndarray | None = None) -> ModelCard:
     """Stage 7: the model card; every figure in it was measured in this run."""
     from training.arch import ARCHITECTURES
     from training.models import count_macs
@@ -329,8 +332,10 @@ def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, c
         macs=count_macs(model),
         size_bytes=len(int8.blob),
         latency_ms_single_thread_median=round(int8.latency_ms, 4),
-        metrics=cards.Metrics.from_report(int8_report, f"{resolve(paths.data, 'val')} (FER-2013 PublicTest)",
+        metrics=cards.Metrics.from_report(int8_report, f"{resolve(paths.data, 'val')} (FER-2013 PublicTest"
+                                          + (", the faces with a FER+ plurality, labelled by it)" if targets else ")"),
                                           calibration.mirror_average),
+        metrics_fer2013_labels=fer2013_score(targets, shown_probs),
         calibration=calibration,
         conversion=cards.Conversion("PyTorch (training.train) -> Keras -> TFLite", conversion_diff),
         pruning=cards.Pruning(
@@ -359,7 +364,14 @@ def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, c
             fp32_size_bytes=len(int8.fp32_blob)),
         distillation=distillation,
         training=cards.Training(
-            data="FER-2013 Training split (28,709 faces), tuned on PublicTest; PrivateTest held back",
+            data="FER-2013 Training split (28,709 faces), tuned on PublicTest; PrivateTest held back"
+                 + ("; targets: the FER+ vote distributions" if targets else ""),
+            labels=None if targets is None else cards.LabelSource(
+                name="FER+ votes (ten crowd workers per face; Barsoum et al., ICMI 2016), probability mode",
+                files=targets.votes_dir, licence="MIT (Copyright (c) Microsoft Corporation); images under FER-2013's terms",
+                provenance="github.com/microsoft/FERPlus fer2013new.csv @ ae2128ab, matched to the FER-2013 JPEGs by "
+                           "rank correlation of pixels (see the votes' README)",
+                rules=targets.rules, summary=targets.summary),
             faces=int(len(data.train)),
             config=asdict(cfg),
             command="python -m training.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
@@ -370,6 +382,14 @@ def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, c
             finetune_fraction=recipe.finetune_fraction),
         plots=cards.Plots(),
     )
+
+
+def fer2013_score(targets: Targets | None, shown_probs: np.ndarray | None) -> cards.Score | None:
+    """With FER+ votes: the shown predictions against FER-2013's one-person labels of the same val faces."""
+    if targets is None or shown_probs is None:
+        return None
+    report = classification_report(targets.val_fer_labels, shown_probs.argmax(1))
+    return cards.Score(report.accuracy, report.macro_f1)
 
 
 def write_outputs(card: ModelCard, paths: Paths, recipe: Recipe, int8_report: Report) -> None:

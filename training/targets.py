@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,10 @@ class Targets:
     probs: np.ndarray
     weights: np.ndarray
     summary: dict
+    rules: dict = field(default_factory=dict)  # the choices that made them (for the model card)
+    votes_dir: str = ""
+    val_shares: np.ndarray | None = None  # each plurality val face's vote shares: what the bars are calibrated to
+    val_fer_labels: np.ndarray | None = None  # the same faces' FER-2013 labels, for comparison
 
 
 def vote_targets(split: Split, votes_csv: str | os.PathLike, min_votes: int = 1, missing_votes_weight: float = 0.5,
@@ -56,17 +60,20 @@ def vote_targets(split: Split, votes_csv: str | os.PathLike, min_votes: int = 1,
     summary = {"faces": len(split), "with_votes": int(found.sum()), "dropped_unreadable": int((found & ~voted).sum()),
                "without_votes_kept": int((~found & keep).sum()), "trained_on": int(keep.sum())}
     log.info("FER+ targets from %s: %s", votes_csv, summary)
-    return Targets(kept, q[keep].astype(np.float32), weights[keep].astype(np.float32), summary)
+    rules = {"min_votes": min_votes, "missing_votes_weight": missing_votes_weight, "fer_mix": fer_mix,
+             "contempt_unknown_not_a_face": "left out of the shares; a face whose largest vote is unknown or "
+                                            "not-a-face is dropped"}
+    return Targets(kept, q[keep].astype(np.float32), weights[keep].astype(np.float32), summary, rules)
 
 
-def plurality_split(split: Split, votes_csv: str | os.PathLike) -> Split:
-    """The faces that have a plurality, labelled by it."""
+def plurality_split(split: Split, votes_csv: str | os.PathLike) -> tuple[Split, np.ndarray, np.ndarray]:
+    """The faces that have a plurality, labelled by it; their vote shares, and their FER-2013 labels."""
     counts, found = load_votes(votes_csv).lookup(split.names)
     label = np.where(found, plurality(counts), -1)
     kept = split.subset(label >= 0)
     kept.y = label[label >= 0]
     log.info("val: %d of %d faces have a FER+ plurality", len(kept), len(split))
-    return kept
+    return kept, shares(counts[label >= 0]).astype(np.float32), split.y[label >= 0]
 
 
 def prepare(labels: str, train_split: Split, val_split: Split, data_root: str | os.PathLike,
@@ -81,4 +88,6 @@ def prepare(labels: str, train_split: Split, val_split: Split, data_root: str | 
     train_votes = Path(votes_dir) / "votes_train.csv" if votes_dir else votes_file(root, "train")
     val_votes = Path(votes_dir) / "votes_val.csv" if votes_dir else votes_file(root, "val")
     targets = vote_targets(train_split, train_votes, min_votes, missing_votes_weight, fer_mix)
-    return targets.split, plurality_split(val_split, val_votes), targets
+    val, targets.val_shares, targets.val_fer_labels = plurality_split(val_split, val_votes)
+    targets.votes_dir = str(Path(train_votes).parent)
+    return targets.split, val, targets

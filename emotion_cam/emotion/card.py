@@ -137,6 +137,10 @@ class Calibration:
     val_accuracy_sure: float | None = None
     reliability: list[dict] = field(default_factory=list)  # metrics.reliability's bins, for the diagram
     val_fp32: TemperatureFit | None = None
+    # With FER+ votes: the cross-entropy from val's vote shares to the shown bars, and how often a face that at
+    # least 7 of 10 people call neutral is shown unsure.
+    val_vote_cross_entropy: float | None = None
+    val_calm_faces_unsure: float | None = None
 
     @property
     def shown(self) -> ValFigures | None:
@@ -196,6 +200,18 @@ class Distillation:
 
 
 @dataclass
+class LabelSource:
+    """What the model learnt from, when it is not FER-2013's own one-person labels."""
+
+    name: str  # "FER+ votes"
+    files: str  # where the votes were read
+    licence: str
+    provenance: str
+    rules: dict  # how votes became targets (training.targets)
+    summary: dict  # faces kept and dropped
+
+
+@dataclass
 class Training:
     data: str
     faces: int
@@ -206,6 +222,7 @@ class Training:
     initialised_from: str | None = None
     finetune_config: dict | None = None
     finetune_fraction: float = 1.0
+    labels: LabelSource | None = None  # None: FER-2013's folder labels
 
 
 @dataclass
@@ -230,7 +247,8 @@ class ModelCard:
     macs: int | None = None
     size_bytes: int | None = None
     latency_ms_single_thread_median: float | None = None
-    metrics: Metrics | None = None
+    metrics: Metrics | None = None  # on val against the labels the model is judged by (FER+ plurality, if trained on it)
+    metrics_fer2013_labels: Score | None = None  # the same faces against FER-2013's one-person labels, for comparison
     calibration: Calibration = field(default_factory=Calibration)
     conversion: Conversion | None = None
     pruning: Pruning | None = None
