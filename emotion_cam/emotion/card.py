@@ -23,6 +23,10 @@ from emotion_cam.media.outputs import write_bytes
 Point = tuple[float, float]
 
 
+# Sections added after cards were first written: left out of a card while empty, so older cards stay as they were.
+OPTIONAL = {"omit_if_none": True}
+
+
 class CardError(ValueError):
     """A model card that is missing or unreadable; the message names the file."""
 
@@ -139,8 +143,8 @@ class Calibration:
     val_fp32: TemperatureFit | None = None
     # With FER+ votes: the cross-entropy from val's vote shares to the shown bars, and how often a face that at
     # least 7 of 10 people call neutral is shown unsure.
-    val_vote_cross_entropy: float | None = None
-    val_calm_faces_unsure: float | None = None
+    val_vote_cross_entropy: float | None = field(default=None, metadata=OPTIONAL)
+    val_calm_faces_unsure: float | None = field(default=None, metadata=OPTIONAL)
 
     @property
     def shown(self) -> ValFigures | None:
@@ -222,7 +226,7 @@ class Training:
     initialised_from: str | None = None
     finetune_config: dict | None = None
     finetune_fraction: float = 1.0
-    labels: LabelSource | None = None  # None: FER-2013's folder labels
+    labels: LabelSource | None = field(default=None, metadata=OPTIONAL)  # None: FER-2013's folder labels
 
 
 @dataclass
@@ -277,7 +281,7 @@ class ModelCard:
         return _build(cls, data, "card")
 
     def to_dict(self) -> dict:
-        return _drop_empty(asdict(self))
+        return _drop_empty(_omit_optional(self, asdict(self)))
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "ModelCard":
@@ -291,6 +295,17 @@ class ModelCard:
 
     def write(self, path: str | os.PathLike) -> None:
         write_bytes(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())  # temporary file, then rename
+
+
+def _omit_optional(obj, d: dict) -> dict:
+    """``d`` (``asdict(obj)``) without the ``OPTIONAL`` fields that are None, at every depth."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if value is None and f.metadata.get("omit_if_none"):
+            d.pop(f.name, None)
+        elif is_dataclass(value):
+            _omit_optional(value, d[f.name])
+    return d
 
 
 def _drop_empty(d: dict) -> dict:
