@@ -87,9 +87,12 @@ def test_a_low_confidence_face_is_flagged_unsure_in_json_and_csv(doubtful_model,
 
 
 def test_annotated_images_are_written(predictions):
-    entry = predictions["bald_guys.jpg"]
-    img = cv2.imread(entry["annotated"])
-    assert img is not None and img.shape[:2] == (entry["height"], entry["width"])
+    """The photo as it was, and beside a crowd (bald_guys.jpg: 25 faces, some with room for their number only)
+    a key naming every face; a photo whose faces all carry their words gets none."""
+    crowd, few = predictions["bald_guys.jpg"], predictions["2008_002470.jpg"]
+    img = cv2.imread(crowd["annotated"])
+    assert img is not None and img.shape[0] == crowd["height"] and img.shape[1] > crowd["width"]
+    assert cv2.imread(few["annotated"]).shape[:2] == (few["height"], few["width"])
 
 
 def test_a_bad_file_is_reported_and_the_rest_still_run(tmp_path):
