@@ -69,17 +69,25 @@ def process_video(analyzer: Analyzer, source: Source | str | int, out: str | os.
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Ctrl+C and SIGTERM wait until the block is done (then arrive as usual), so that the count of frames
-    saved that a stop reports is the count in the files. Only the main thread can hold them (and only on POSIX)."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    """Ctrl+C and SIGTERM wait until the block is done (then act as usual), so that the count of frames saved that
+    a stop reports is the count in the files. Deferred by handlers of our own rather than a signal mask: a signal
+    that arrived just before the block is still handled by Python inside it, which a mask cannot stop."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    caught: list[int] = []
+    old = {sig: signal.signal(sig, lambda signum, _frame: caught.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if caught:
+            handler = old[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)  # KeyboardInterrupt, or Terminated from the CLI's handler
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(caught[0])
 
 
 class Terminated(Exception):
