@@ -19,6 +19,8 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from emotion_cam.media.outputs import write_bytes  # noqa: E402  (temporary file, then rename)
 README = ROOT / "README.md"
 CARD = ROOT / "models" / "emotion_int8.json"
 RUNS = ROOT / "docs" / "bench"
@@ -105,7 +107,7 @@ def record(args: list[str]) -> Path:
            "command": " ".join(command), "report": json.loads(out.stdout)}
     RUNS.mkdir(exist_ok=True)
     path = RUNS / f"{run['date']}-{'avx512' if 'AVX512' in run['cpu'] else 'avx2'}.json"
-    path.write_text(json.dumps(run, indent=1) + "\n")
+    write_bytes(path, (json.dumps(run, indent=1) + "\n").encode())  # the one checked output path
     return path
 
 
@@ -117,7 +119,7 @@ def main(argv: list[str]) -> int:
     new = with_tables(text, generated())
     if argv[:1] == ["--check"]:
         return 0 if new == text else 1
-    README.write_text(new)
+    write_bytes(README, new.encode())
     return 0
 
 
