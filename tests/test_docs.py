@@ -14,7 +14,8 @@ README = ROOT / "README.md"
 
 
 def python_blocks(path):
-    return re.findall(r"```python\n(.*?)```", path.read_text(), re.S)
+    """The examples of EmotionCam's API (not, say, the Slurm example: no Slurm here)."""
+    return [b for b in re.findall(r"```python\n(.*?)```", path.read_text(), re.S) if "import emotion_cam" in b]
 
 
 def test_the_readme_is_short_and_opens_with_the_two_commands():

@@ -1,8 +1,8 @@
 """Many videos at once: one CSV (and optionally one MP4) per input in an output folder, on several processes.
 
 Each input is one plain, picklable call (``run_one``), so any process pool or
-cluster scheduler can map it; here a ``ProcessPoolExecutor``, one OpenCV/LiteRT
-thread per process. Outputs are written by the temporary-file-and-rename path with
+cluster scheduler can map it: here a ``ProcessPoolExecutor``, one OpenCV/LiteRT
+thread per process; a Dask cluster in ``cluster``. Outputs are written by the temporary-file-and-rename path with
 nothing kept from an interrupted file, so an output that exists is complete: a
 rerun skips those inputs and does the rest.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,14 +66,14 @@ def plan(inputs: list[str], out_dir: str | os.PathLike, mp4: bool = False) -> li
     return jobs
 
 
-_analyzer = None  # one per worker process, built by its first job
+_local = threading.local()  # one Analyzer per worker thread (a Dask worker may run several tasks at once)
 _in_worker = False  # set in pool workers: a stop there ends the worker's part of the batch, not just the job
 _stopped = False
 
 
 def run_one(job: Job, config=None) -> Outcome:
     """One input, in whatever process runs it; errors come back as text, never as an exception."""
-    global _analyzer, _stopped
+    global _stopped
     from emotion_cam.api import Analyzer
     from emotion_cam.media.sources import SourceError
     from emotion_cam.media.images import ImageError
@@ -84,11 +85,12 @@ def run_one(job: Job, config=None) -> Outcome:
     if _stopped:
         return Outcome(job.source, error="stopped")
     try:
-        if _analyzer is None:
+        if getattr(_local, "analyzer", None) is None or _local.config != config:
             if _in_worker:  # a worker process of ours: its process-wide settings are the batch's to make
                 configure(config.threads if config is not None else 1)
-            _analyzer = Analyzer(config=config)
-        return Outcome(job.source, process_video(_analyzer, job.source, job.mp4, job.csv, progress=False, keep_partial=False))
+            _local.analyzer, _local.config = Analyzer(config=config), config
+        return Outcome(job.source, process_video(_local.analyzer, job.source, job.mp4, job.csv, progress=False,
+                                                 keep_partial=False))
     except (SourceError, OutputError, ImageError, ValueError, OSError) as exc:
         return Outcome(job.source, error=str(exc))
     except (Terminated, KeyboardInterrupt):
@@ -114,13 +116,19 @@ def _worker_start() -> None:
     signal.signal(signal.SIGTERM, terminated)
 
 
-def run_batch(jobs: list[Job], workers: int, config=None, force: bool = False, progress: bool = True) -> list[Outcome]:
-    """Every job not done yet (all with ``force``), ``workers`` at a time; outcomes in the jobs' order."""
+def run_batch(jobs: list[Job], workers: int, config=None, force: bool = False, progress: bool = True,
+              scheduler: str | None = None) -> list[Outcome]:
+    """Every job not done yet (all with ``force``), ``workers`` at a time, or as tasks of the Dask cluster at
+    ``scheduler`` ("local": a local one of ``workers`` processes); outcomes in the jobs' order."""
     todo = [j for j in jobs if force or not j.done()]
     check_outputs([p for j in todo for p in (j.csv, j.mp4)], inputs=[j.source for j in jobs], force=True)
     skipped = len(jobs) - len(todo)
     if skipped:
         print(f"{skipped} of {len(jobs)} videos already have their outputs: skipped (--force redoes them)", file=sys.stderr)
+    if scheduler:
+        from emotion_cam.commands.cluster import run_on_cluster
+
+        return run_on_cluster(todo, scheduler, workers, config, progress)
     outcomes: dict[str, Outcome] = {}
     bar = tqdm(total=len(todo), unit="video", disable=not progress, file=sys.stderr)
     try:

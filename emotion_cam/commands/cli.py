@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  emotion-cam video clip.mp4 --out annotated.mp4 --csv faces.csv\n"
                               "  emotion-cam video 0 --frames 300 --csv webcam.csv\n"
                               "  emotion-cam video interviews/ extra.mp4 --out-dir results/ --jobs 2\n"
-                              "    (results/NAME.csv per video; rerun it after a stop and it does only what is left)")
+                              "    (results/NAME.csv per video; rerun it after a stop and it does only what is left)\n"
+                              "  emotion-cam video /shared/interviews/ --out-dir /shared/results/ --scheduler tcp://10.0.0.5:8786")
     s.add_argument("sources", nargs="+", metavar="source", help="video file or camera index; with --out-dir, any number "
                                                                   "of video files and folders of videos")
     s.add_argument("--out", help="write the annotated video here (.mp4)")
@@ -97,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mp4", action="store_true", help="with --out-dir: also write NAME_annotated.mp4 for each")
     s.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="with --out-dir: videos processed at once, one process each (default: the number of cores)")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="with --out-dir: one task per video on the Dask cluster at "
+                   "ADDRESS (tcp://HOST:8786), or 'local' for a local one of --jobs processes; --out-dir must then be a "
+                   "folder every worker sees (a shared file system). Needs: pip install 'emotion-cam[cluster]'")
     _pipeline_options(s)
 
     s = sub.add_parser("eval", help="accuracy of the classifier on labelled face crops", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -237,7 +241,7 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     # SIGTERM (a service manager, `kill`) ends the run like Ctrl+C: what is open is finalised or removed.
     signal.signal(signal.SIGTERM, _terminated)
-    if args.out_dir or len(args.sources) > 1:
+    if args.out_dir or len(args.sources) > 1 or args.scheduler:
         return _video_batch(args)
     source = args.sources[0]
     if not args.out and not args.csv:
@@ -261,18 +265,23 @@ def _video_batch(args: argparse.Namespace) -> int:
     from emotion_cam.commands.video import Terminated
 
     if not args.out_dir:
-        raise ValueError("several videos: give --out-dir FOLDER (NAME.csv for each goes there)")
+        what = "--scheduler is for a batch" if args.scheduler else "several videos"
+        raise ValueError(f"{what}: give --out-dir FOLDER (NAME.csv for each video goes there)")
     if args.out or args.csv or args.frames:
         raise ValueError("--out, --csv and --frames are for one video; with --out-dir each video gets NAME.csv "
                          "(and NAME_annotated.mp4 with --mp4)")
     if any(s.isdigit() for s in args.sources):
         raise ValueError("a camera cannot be part of a batch: run `emotion-cam video 0 --csv FILE` for it")
+    if args.scheduler:
+        from emotion_cam.commands.cluster import require
+
+        require()
     jobs = plan(args.sources, args.out_dir, mp4=args.mp4)
     if not jobs:
         raise ValueError(f"no video found in {' '.join(args.sources)}")
     config = _config(args)
     try:
-        outcomes = run_batch(jobs, max(1, args.jobs), config, force=args.force)
+        outcomes = run_batch(jobs, max(1, args.jobs), config, force=args.force, scheduler=args.scheduler)
     except (KeyboardInterrupt, Terminated) as exc:
         done = sum(j.done() for j in jobs)
         print(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'terminated'}: {done} of {len(jobs)} videos "
@@ -371,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_cam.media.outputs import OutputError, silence_stdout, write_stdout
     from emotion_cam.process import configure, set_verbose
     from emotion_cam.commands.video import Terminated
+    from emotion_cam.commands.cluster import ClusterError
 
     args = build_parser().parse_args(argv)
     set_verbose(args.verbose)
@@ -391,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         advice = f"; for a photo use: emotion-cam predict {exc.photo}" if exc.photo else ""
         print(f"emotion-cam: error: {exc}{advice}", file=sys.stderr)
         return 2
-    except (ModelError, ModelFileError, FileNotFoundError, ValueError) as exc:  # VotesError is a ValueError
+    except (ModelError, ModelFileError, ClusterError, FileNotFoundError, ValueError) as exc:  # VotesError is a ValueError
         print(f"emotion-cam: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

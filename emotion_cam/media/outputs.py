@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import stat
 import sys
@@ -133,7 +134,7 @@ def replacing(target: PathLike, keep_partial: bool = False) -> Iterator[Path]:
         except OSError as exc:
             raise OutputError(target, f"cannot write: {reason_of(exc)}") from None
         return
-    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.part{target.suffix}")
+    tmp = target.with_name(_temporary_name(target, uuid.uuid4().hex[:8]))
     try:
         yield tmp
     except OSError as exc:
@@ -149,6 +150,21 @@ def replacing(target: PathLike, keep_partial: bool = False) -> Iterator[Path]:
             _remove(tmp)
         raise
     _commit(tmp, target)
+
+
+def _temporary_name(target: Path, tag: str) -> str:
+    return f".{target.stem}.{tag}.part{target.suffix}"
+
+
+def remove_leftovers(*targets: PathLike | None) -> None:
+    """Remove the temporary files of ``targets`` that a killed process left (it had no chance to); only for a
+    caller that knows no process of its own is writing them now."""
+    for target in filter(None, targets):
+        target = Path(target)
+        pattern = re.compile(re.escape(_temporary_name(target, "TAG")).replace("TAG", "[0-9a-f]{8}"))
+        for leftover in target.parent.glob(".*.part*"):
+            if pattern.fullmatch(leftover.name):
+                _remove(leftover)
 
 
 def _commit(tmp: Path, target: Path) -> None:

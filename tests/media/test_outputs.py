@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA_CLIP, cli
+from emotion_cam.emotion.labels import EMOTIONS
 from emotion_cam.media.outputs import OutputError, check_outputs, replacing, write_image
 
 
@@ -114,10 +115,14 @@ def test_write_errors_are_one_message_with_status_1(tmp_path, faces_dir, read_on
 
 @pytest.mark.parametrize("args", [["predict", "PHOTO"], ["predict", "PHOTO", "--json"],
                                   ["eval", "FER_VAL", "--json"]], ids=["predict", "predict-json", "eval-json"])
-def test_results_to_a_full_disk_are_an_error_not_a_success(args, faces_dir, fer_root):
+def test_results_to_a_full_disk_are_an_error_not_a_success(args, faces_dir, fer_root, tmp_path):
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
-    args = [str(faces_dir / "dogs.jpg") if a == "PHOTO" else str(fer_root / "val") if a == "FER_VAL" else a for a in args]
+    for name in EMOTIONS:  # a few val faces per class: the results are written once, after all of them
+        (tmp_path / name).mkdir()
+        for p in sorted((fer_root / "val" / name).glob("*.jpg"))[:3]:
+            shutil.copy(p, tmp_path / name / p.name)
+    args = [str(faces_dir / "dogs.jpg") if a == "PHOTO" else str(tmp_path) if a == "FER_VAL" else a for a in args]
     with open("/dev/full", "w") as full:
         run = subprocess.run([*cli_command(), *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
     assert run.returncode == 1 and "standard output: cannot write the results: No space left on device" in run.stderr
@@ -156,3 +161,21 @@ def test_ctrl_c_says_how_many_frames_were_saved_and_where(tmp_path, videos_dir):
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == frames
     cap.release()
+
+
+def test_leftovers_of_a_killed_writer_are_removed_and_nothing_else(tmp_path):
+    import sys
+
+    from emotion_cam.media.outputs import remove_leftovers
+
+    target, other = tmp_path / "a[1].csv", tmp_path / "b.csv"
+    killed = ("import os, signal, sys; from emotion_cam.media.outputs import replacing\n"
+              "for t in sys.argv[1:]: open(replacing(t).__enter__(), 'w').write('half')\n"
+              "os.kill(os.getpid(), signal.SIGKILL)")
+    subprocess.run([sys.executable, "-c", killed, str(target), str(other)])
+    assert len(list(tmp_path.iterdir())) == 2  # a temporary file each, nothing renamed
+    mine = tmp_path / ".a[1].notes.csv"
+    mine.write_text("a hidden file of the user's")
+    remove_leftovers(target, None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, *(p.name for p in tmp_path.glob(".b.*"))])
+    assert len(list(tmp_path.glob(".b.*.part.csv"))) == 1
