@@ -193,7 +193,7 @@ _default: Analyzer | None = None
 
 
 def analyze(image: ImageLike, **options) -> list[Face]:
-    """Every face in a photo, with its box, score, landmarks, seven probabilities, label and ``uncertain``.
+    """Every face in a photo, with its box, score, landmarks, seven probabilities, label and ``unsure``.
 
     ``image``: a path or a BGR ``numpy`` array. ``options`` are ``Analyzer``'s; without them one default
     ``Analyzer`` is built on the first call and kept (loading the models takes a moment).
@@ -215,6 +215,6 @@ def analyze_video(source: str | os.PathLike | int, limit: int | None = None, rea
     """Per-frame results of a video file or camera (``Analyzer.analyze_video`` with a new ``Analyzer``).
 
     >>> for frame in analyze_video("clip.mp4", limit=100):   # doctest: +SKIP
-    ...     print(frame.frame_index, frame.timestamp, [(f.track_id, f.label) for f in frame.faces])
+    ...     print(frame.frame_index, frame.time_s, [(f.track_id, f.label) for f in frame.faces])
     """
     return Analyzer(**options).analyze_video(source, limit, realtime)

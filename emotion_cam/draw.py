@@ -28,7 +28,7 @@ UNSURE_COLOUR = (235, 235, 235)  # a face the model cannot read: no emotion's co
 
 
 def face_colour(face: Face) -> tuple[int, int, int]:
-    return UNSURE_COLOUR if face.uncertain else COLOURS[face.label]
+    return UNSURE_COLOUR if face.unsure else COLOURS[face.label]
 
 
 @dataclass

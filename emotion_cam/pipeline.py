@@ -150,7 +150,7 @@ class Pipeline:
             points = [self._points(gray, b, m) for b, m in zip(dets.boxes, marks)]
             contours = self._contours(gray, dets.boxes)
         probs = self._classify(gray, points, timed)
-        faces = [Face(b.copy(), pts, p, p, None, float(s), uncertain=self.unsure(p), contour=c)
+        faces = [Face(b.copy(), pts, p, p, None, float(s), unsure=self.unsure(p), contour=c)
                  for b, (pts, _), p, s, c in zip(dets.boxes, points, probs, dets.scores, contours)]
         for number, face in enumerate(reading_order(faces), 1):  # the numbers on the boxes, the panel's and the CLI's
             face.track_id = number
@@ -179,7 +179,7 @@ class Pipeline:
                 tracks[i].classified(p, self._frame_index, t, self.config.smoothing_s)
             for tr in tracks:
                 tr.unsure = self.unsure(tr.probs, tr.unsure)
-        faces = [Face(tr.box.copy(), pts, tr.probs.copy(), tr.raw, tr.track_id, tr.score, uncertain=tr.unsure, contour=c)
+        faces = [Face(tr.box.copy(), pts, tr.probs.copy(), tr.raw, tr.track_id, tr.score, unsure=tr.unsure, contour=c)
                  for tr, (pts, _), c in zip(tracks, points, contours)]
         result = FrameResult(faces, timed.ms, self._frame_index if index is None else index, t)
         self._frame_index += 1

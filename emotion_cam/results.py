@@ -16,7 +16,7 @@ class Face:
     raw_probs: np.ndarray | None = None  # this frame's unsmoothed probabilities
     track_id: int | None = None
     score: float = 0.0  # detector confidence
-    uncertain: bool = False  # top probability below the model's "unsure" threshold: shown as "unsure"
+    unsure: bool = False  # top probability below the model's "unsure" threshold: shown as "unsure"
     contour: np.ndarray | None = None  # (68, 2): dlib's contour points, found only for drawing them (L, --landmarks 68)
 
     @property
@@ -31,12 +31,12 @@ class Face:
     @property
     def shown_label(self) -> str:
         """What the overlay and panel say: the label, or "unsure"."""
-        return "unsure" if self.uncertain else self.label
+        return "unsure" if self.unsure else self.label
 
     @property
     def title(self) -> str:
         """The face's words on the overlay, in the panel and in ``predict``'s text: "happy 83%", or "unsure"."""
-        return "unsure" if self.uncertain else f"{self.label} {self.confidence:.0%}"
+        return "unsure" if self.unsure else f"{self.label} {self.confidence:.0%}"
 
     @property
     def top(self) -> int:
@@ -48,11 +48,11 @@ class Face:
 
     def to_dict(self) -> dict:
         return {
-            "id": self.track_id,
+            "track_id": self.track_id,
             "box": [round(float(v), 1) for v in self.box],
             "label": self.label,
             "confidence": round(self.confidence, 4),
-            "uncertain": bool(self.uncertain),
+            "unsure": bool(self.unsure),
             "probabilities": {name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probs)},
         }
 
@@ -80,7 +80,7 @@ class FrameResult:
     faces: list[Face] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)  # per pipeline stage
     frame_index: int = 0  # the frame's position in its source, from 0
-    timestamp: float = 0.0  # seconds (video time or monotonic clock)
+    time_s: float = 0.0  # seconds (video time or monotonic clock)
     image: np.ndarray | None = None  # the frame itself, from ``analyze_video`` (to draw on, to save)
     source: str = ""  # the video or camera as given (the CSV's `source`)
     loop: int = 1  # the times a looping video has been played (the CSV's `pass`)
@@ -90,20 +90,20 @@ class FrameResult:
 
     def to_rows(self, source: str | None = None, loop: int | None = None) -> list[dict]:
         """One dict per face in the CSV's columns (``FACE_ROW_HEADER``), with numbers as numbers."""
-        return face_records(self.timestamp, self.frame_index, self.source if source is None else source, self.faces,
+        return face_records(self.time_s, self.frame_index, self.source if source is None else source, self.faces,
                             self.loop if loop is None else loop)
 
 
 # One row per face per frame: the columns of the face CSV (sinks.face_csv) and of ``to_rows``. Frames are numbered
 # from 0, their position in the source. `pass` counts the times a looping video was played (1, 2, ...): time_s and frame restart with each; it is
 # last so that readers of earlier files by column position keep working.
-FACE_ROW_HEADER = ["time_s", "frame", "source", "face_id", "x1", "y1", "x2", "y2", "label", "uncertain", *EMOTIONS, "pass"]
+FACE_ROW_HEADER = ["time_s", "frame", "source", "track_id", "x1", "y1", "x2", "y2", "label", "unsure", *EMOTIONS, "pass"]
 
 
 def face_records(t: float | None, frame_index: int | None, source: str, faces: list[Face], loop: int = 1) -> list[dict]:
     """The CSV's rows as dicts of typed values (what ``to_rows`` and ``to_dataframe`` give)."""
-    return [{"time_s": t, "frame": frame_index, "source": source, "face_id": f.track_id,
-             **{k: float(v) for k, v in zip(("x1", "y1", "x2", "y2"), f.box)}, "label": f.label, "uncertain": bool(f.uncertain),
+    return [{"time_s": t, "frame": frame_index, "source": source, "track_id": f.track_id,
+             **{k: float(v) for k, v in zip(("x1", "y1", "x2", "y2"), f.box)}, "label": f.label, "unsure": bool(f.unsure),
              **{name: float(p) for name, p in zip(EMOTIONS, f.probs)}, "pass": loop} for f in faces]
 
 
@@ -123,4 +123,4 @@ def to_dataframe(results, source: str | None = None):
         raise ImportError("to_dataframe needs pandas, which EmotionCam does not install: pip install pandas") from None
     # A photo's rows have no time or frame: missing values, in columns of the same types as a video's.
     return pd.DataFrame(to_rows(results, source), columns=FACE_ROW_HEADER).astype(
-        {"time_s": "float64", "frame": "Int64", "face_id": "Int64", "pass": "Int64", "uncertain": bool})
+        {"time_s": "float64", "frame": "Int64", "track_id": "Int64", "pass": "Int64", "unsure": bool})

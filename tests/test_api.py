@@ -37,7 +37,7 @@ def test_analyze_video_gives_the_rows_video_writes(tmp_path):
     assert len(rows) == len(written) >= 28
     for mine, theirs in zip(rows, written):
         assert mine.keys() == theirs.keys()
-        assert (mine["frame"], mine["face_id"], mine["label"]) == (int(theirs["frame"]), int(theirs["face_id"]), theirs["label"])
+        assert (mine["frame"], mine["track_id"], mine["label"]) == (int(theirs["frame"]), int(theirs["track_id"]), theirs["label"])
         assert mine["happy"] == pytest.approx(float(theirs["happy"]), abs=1e-4)
 
 
@@ -66,7 +66,7 @@ def test_to_dataframe_or_a_clear_message_without_pandas():
             emotion_cam.to_dataframe(faces)
         return
     table = emotion_cam.to_dataframe(faces)
-    assert list(table.columns)[:4] == ["time_s", "frame", "source", "face_id"] and len(table) == len(faces)
+    assert list(table.columns)[:4] == ["time_s", "frame", "source", "track_id"] and len(table) == len(faces)
 
 
 def test_importing_emotion_cam_stays_light_and_explains_itself():

@@ -15,7 +15,7 @@ def test_drawing_the_68_landmarks_leaves_every_label_and_bar_unchanged(faces_dir
     drawn = analyzer.analyze(faces_dir / "bald_guys.jpg")
     assert len(plain) == len(drawn) > 20
     for a, b in zip(plain, drawn):
-        assert (a.label, a.uncertain) == (b.label, b.uncertain)
+        assert (a.label, a.unsure) == (b.label, b.unsure)
         np.testing.assert_array_equal(a.probs, b.probs)
         assert a.contour is None and b.contour.shape == (68, 2)
 
@@ -47,7 +47,7 @@ def test_predict_still_gives_the_golden_faces_labels_and_bars():
     for want, got in zip(golden, json.loads(run.stdout)):
         assert len(got["faces"]) == len(want["faces"]), want["image"]
         for w, g in zip(want["faces"], got["faces"]):
-            assert (g["id"], g["label"], g["uncertain"]) == (w["id"], w["label"], w["uncertain"])
+            assert (g["track_id"], g["label"], g["unsure"]) == (w["track_id"], w["label"], w["unsure"])
             np.testing.assert_allclose(g["box"], w["box"], atol=3)
             np.testing.assert_allclose(list(g["probabilities"].values()), list(w["probabilities"].values()), atol=0.05)
 
@@ -58,5 +58,5 @@ def test_a_tracked_clip_keeps_one_face_under_one_number_frame_by_frame():
     with emotion_cam.analyze_video(DATA / "astronaut_2s.mp4") as frames:
         rows = emotion_cam.to_rows(frames)
     assert [r["frame"] for r in rows] == list(range(30))
-    assert {r["face_id"] for r in rows} == {1} and {r["label"] for r in rows} == {"happy"}
+    assert {r["track_id"] for r in rows} == {1} and {r["label"] for r in rows} == {"happy"}
     assert rows[0]["source"].endswith("astronaut_2s.mp4") and {r["pass"] for r in rows} == {1}

@@ -1,8 +1,8 @@
 """When a face is shown as "unsure": the one decision, from the model card's threshold.
 
 A face whose largest bar is below the card's threshold (``calibration.unsure_below``, chosen on val) is
-unsure: the overlay and panel say "unsure" in grey, ``predict --json`` says ``"uncertain": true`` and the
-CSVs have ``uncertain`` 1. A tracked face shown as unsure leaves that state only once its largest bar is
+unsure: the overlay and panel say "unsure" in grey, ``predict --json`` says ``"unsure": true`` and the
+CSVs have ``unsure`` 1. A tracked face shown as unsure leaves that state only once its largest bar is
 ``HYSTERESIS`` above the threshold, so that a face hovering at the line does not blink between "unsure" and
 a label; a still image has no history and is judged at the threshold itself.
 """

@@ -305,17 +305,17 @@ class MainWindow(QMainWindow):
         (or gone under 2 s), then the largest face again."""
         faces = {f.track_id: f for f in msg.faces}
         if self.followed in faces:
-            self.followed_seen = msg.t
-        elif self.followed is None or not 0 <= msg.t - self.followed_seen < 2.0:
+            self.followed_seen = msg.time_s
+        elif self.followed is None or not 0 <= msg.time_s - self.followed_seen < 2.0:
             main = main_face(msg.faces)
             if main is None:
                 return
             if self.followed is not None:
                 self.timeline.clear()
-            self.followed, self.followed_seen = main.track_id, msg.t
+            self.followed, self.followed_seen = main.track_id, msg.time_s
         face = faces.get(self.followed)
         if face is not None:
-            self.timeline.add(msg.t, face.probs, f"face #{face.track_id}")
+            self.timeline.add(msg.time_s, face.probs, f"face #{face.track_id}")
 
     @Slot(str, int)
     def on_status(self, text: str, ms: int) -> None:

@@ -18,7 +18,7 @@ class SessionRecorder:
 
     def record(self, msg) -> None:
         """A ``FrameMessage`` the window has just shown."""
-        when = (None, None) if msg.still else (msg.t, msg.frame_index)  # a photo has no time or frame
+        when = (None, None) if msg.still else (msg.time_s, msg.frame_index)  # a photo has no time or frame
         self.rows.extend(face_rows(*when, msg.source, msg.faces, msg.loop))
 
     def export(self, path: str) -> int:

@@ -127,7 +127,7 @@ class FacePanel(QWidget):
             f.setBold(True)
             p.setFont(f)
             # "unsure" in the panel's own text colour: the overlay's light grey would vanish on a light panel
-            p.setPen(self.palette().text().color() if face.uncertain else qcolour(face.label))
+            p.setPen(self.palette().text().color() if face.unsure else qcolour(face.label))
             p.drawText(8, y + 13, title)
             f.setBold(False)
             p.setFont(f)

@@ -53,11 +53,11 @@ class FrameMessage:
     faces: list[Face]
     timings_ms: dict[str, float] = field(default_factory=dict)
     fps: float = 0.0
-    t: float = 0.0  # seconds since the source started
+    time_s: float = 0.0  # seconds since the source started
     still: bool = False
     source: str = ""
     frame_index: int = 0  # the frame's position in the source (0 = its first), skipped frames counted
-    loop: int = 1  # the times a video file has been played: frame_index and t restart with each
+    loop: int = 1  # the times a video file has been played: frame_index and time_s restart with each
     recording_s: float | None = None  # seconds recorded so far, while recording
     length: int = 0  # frames in the video file (its header's count; 0 for a camera): the seek bar's range
     stepped: bool = False  # a frame asked for while paused (a step or a seek): shown although paused
@@ -302,7 +302,7 @@ class FrameWorker(QObject):
             return  # the GUI is still busy with the previous frame: drop this one
         annotated = recording if recording is not None else self.annotator.draw(result.image, result.faces, copy=False)
         self._in_flight.set()
-        self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, result.timestamp, False,
+        self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, result.time_s, False,
                                            result.source, result.frame_index, result.loop,
                                            None if self._recorder is None else self._recorder.elapsed_s,
                                            self._stream.player.length, stepped=not wait,

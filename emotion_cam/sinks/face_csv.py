@@ -12,7 +12,7 @@ from emotion_cam.results import FACE_ROW_HEADER, Face, FrameResult
 def face_rows(t: float | None, frame_index: int | None, source: str, faces: list[Face], loop: int = 1) -> list[list]:
     """The rows of one frame, as text (what the file holds); a photo has no time or frame (empty cells)."""
     time_s = "" if t is None else f"{t:.3f}"
-    return [[time_s, "" if frame_index is None else frame_index, source, f.track_id, *(f"{v:.1f}" for v in f.box), f.label, int(f.uncertain),
+    return [[time_s, "" if frame_index is None else frame_index, source, f.track_id, *(f"{v:.1f}" for v in f.box), f.label, int(f.unsure),
              *(f"{p:.4f}" for p in f.probs), loop] for f in faces]
 
 
@@ -25,7 +25,7 @@ class FaceCsv:
 
     def write_result(self, result: FrameResult) -> None:
         """A frame of the one frame loop (``api.VideoResults``): its time, number, source and pass come with it."""
-        self.write(result.timestamp, result.frame_index, result.source, result.faces, result.loop)
+        self.write(result.time_s, result.frame_index, result.source, result.faces, result.loop)
 
     def write(self, t: float | None, frame_index: int | None, source: str, faces: list[Face], loop: int = 1) -> None:
         self._writer.writerows(face_rows(t, frame_index, source, faces, loop))

@@ -42,7 +42,7 @@ def test_finds_the_hand_marked_faces(predictions, faces_dir):
 def test_faces_in_a_photo_are_numbered_in_reading_order(predictions):
     """The numbers on the boxes, in the panel and in the JSON are one: 1..N, rows from the top, left to right."""
     faces = predictions["bald_guys.jpg"]["faces"]
-    assert [f["id"] for f in faces] == list(range(1, len(faces) + 1)) and len(faces) >= 20
+    assert [f["track_id"] for f in faces] == list(range(1, len(faces) + 1)) and len(faces) >= 20
     centres = [((f["box"][0] + f["box"][2]) / 2, (f["box"][1] + f["box"][3]) / 2) for f in faces]
     rows = 1
     for (xa, ya), (xb, yb) in zip(centres, centres[1:]):
@@ -59,7 +59,7 @@ def test_every_face_has_seven_probabilities_summing_to_one(predictions):
         assert list(f["probabilities"]) == list(EMOTIONS)
         assert abs(sum(f["probabilities"].values()) - 1) < 0.01
         assert f["label"] == max(f["probabilities"], key=f["probabilities"].get)
-        assert f["uncertain"] == (f["confidence"] < unsure_below)
+        assert f["unsure"] == (f["confidence"] < unsure_below)
 
 
 @pytest.fixture
@@ -78,12 +78,12 @@ def test_a_low_confidence_face_is_flagged_unsure_in_json_and_csv(doubtful_model,
     run = cli("predict", str(DATA_PHOTO), "--json", "--model", str(doubtful_model))
     assert run.returncode == 0, run.stderr
     (face,) = json.loads(run.stdout)[0]["faces"]
-    assert face["uncertain"] is True and face["confidence"] < 0.99
+    assert face["unsure"] is True and face["confidence"] < 0.99
     table = tmp_path / "faces.csv"
     run = cli("video", str(DATA_CLIP), "--csv", str(table), "--frames", "10", "--model", str(doubtful_model))
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(table.open()))
-    assert rows and all(r["uncertain"] == "1" for r in rows)
+    assert rows and all(r["unsure"] == "1" for r in rows)
 
 
 def test_annotated_images_are_written(predictions):
@@ -110,7 +110,7 @@ def test_video_writes_csv_and_annotated_mp4(tmp_path):
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(table.open()))
     assert len(rows) >= 23  # one smiling face in nearly every frame
-    assert {r["face_id"] for r in rows} == {"1"}
+    assert {r["track_id"] for r in rows} == {"1"}
     assert abs(sum(float(rows[0][e]) for e in EMOTIONS) - 1) < 0.01
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 25
@@ -229,7 +229,7 @@ def test_predict_takes_a_folder_and_writes_the_face_csv(faces_dir, tmp_path):
     assert "2008_002470.jpg: 6 face(s)" in run.stdout and "dogs.jpg: 0 face(s)" in run.stdout
     rows = list(csv.DictReader(table.open()))
     assert len(rows) == 6 and {(r["time_s"], r["frame"]) for r in rows} == {("", "")}
-    assert [int(r["face_id"]) for r in rows] == list(range(1, 7)) and rows[0]["source"].endswith("2008_002470.jpg")
+    assert [int(r["track_id"]) for r in rows] == list(range(1, 7)) and rows[0]["source"].endswith("2008_002470.jpg")
     again = cli("predict", str(tmp_path), "--csv", str(table))
     assert again.returncode == 2 and "exists" in again.stderr  # nothing overwritten without --force
     empty = tmp_path / "empty"

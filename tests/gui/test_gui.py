@@ -163,7 +163,7 @@ def test_snapshot_export_and_settings(live, qtbot, tmp_path, settings):
     assert live.save_snapshot(str(tmp_path / "snap.png"))
     assert (tmp_path / "snap.png").stat().st_size > 10_000
     rows = live.export_session(str(tmp_path / "session.csv"))
-    assert rows >= 5 and (tmp_path / "session.csv").read_text().startswith("time_s,frame,source,face_id,x1,y1,x2,y2,label,uncertain,angry")
+    assert rows >= 5 and (tmp_path / "session.csv").read_text().startswith("time_s,frame,source,track_id,x1,y1,x2,y2,label,unsure,angry")
     qtbot.keyClick(live, "m")
     assert settings.value("mirror", type=bool) is True
     # A: mirror averaging follows the model card until the user chooses, then the choice is kept.
