@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  emotion-cam video /shared/interviews/ --out-dir /shared/results/ --scheduler tcp://10.0.0.5:8786")
     s.add_argument("sources", nargs="+", metavar="source", help="video file or camera index; with --out-dir, any number "
                                                                   "of video files and folders of videos")
-    s.add_argument("--out", help="write the annotated video here (.mp4)")
+    s.add_argument("--out", help="write the annotated video here (.mp4): H.264, which browsers play, with the [h264] "
+                                 "extra (pip install 'emotion-cam[h264]'); else MPEG-4 Part 2, for VLC, mpv or QuickTime")
     s.add_argument("--csv", help="write one row per face per frame here")
     s.add_argument("--frames", type=int, help="stop after this many frames (needed for a camera unless you press Ctrl+C)")
     s.add_argument("--force", action="store_true", help="overwrite outputs that already exist (with --out-dir: redo "

@@ -224,11 +224,17 @@ def silence_stdout() -> None:
 
 class VideoFile:
     """An MP4 written at ``tmp`` (a ``replacing`` path for ``target``), opened at the first frame (its size) and
-    checked when closed, as FFmpeg itself reports no failed write."""
+    checked when closed, as FFmpeg itself reports no failed write.
 
-    def __init__(self, tmp: Path, target: str | os.PathLike, fps: float):
-        self.tmp, self.target, self.fps = tmp, target, fps
-        self._writer: cv2.VideoWriter | None = None
+    H.264 (which browsers play inline) where PyAV is installed (the ``h264`` extra: its wheel bundles FFmpeg with
+    x264); otherwise MPEG-4 Part 2 through OpenCV, the only encoder opencv-python-headless has that plays
+    widely outside browsers (VLC, mpv, QuickTime). ``live``: a recording that must keep up with its camera
+    takes x264's fastest preset, a file written offline a slower one that makes it several times smaller.
+    """
+
+    def __init__(self, tmp: Path, target: str | os.PathLike, fps: float, live: bool = False):
+        self.tmp, self.target, self.fps, self.live = tmp, target, fps, live
+        self._writer: cv2.VideoWriter | _H264Writer | None = None
         self.frames = 0
 
     def __enter__(self) -> "VideoFile":
@@ -236,16 +242,24 @@ class VideoFile:
 
     def write(self, frame) -> None:
         if self._writer is None:
-            h, w = frame.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-            if not self._writer.isOpened():
-                raise OutputError(self.target, "cannot write a video there (OpenCV's FFmpeg could not open it)")
+            self._writer = _H264Writer.open(self.tmp, self.target, self.fps, frame.shape, self.live) or self._mpeg4(frame)
         self._writer.write(frame)
         self.frames += 1
 
+    def _mpeg4(self, frame) -> cv2.VideoWriter:
+        h, w = frame.shape[:2]
+        writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+        if not writer.isOpened():
+            raise OutputError(self.target, "cannot write a video there (OpenCV's FFmpeg could not open it)")
+        return writer
+
     def __exit__(self, kind, exc, tb) -> None:
         if self._writer is not None:
-            self._writer.release()
+            try:
+                self._writer.release()
+            except OutputError:
+                if kind is None:  # else the error under way (Ctrl+C, a read error) is the one to report
+                    raise
         if kind is None or not issubclass(kind, (OutputError, OSError)):
             self._check()
 
@@ -259,3 +273,58 @@ class VideoFile:
         if stored < self.frames - 2:
             raise OutputError(self.target, f"the video could not be written completely ({stored} of {self.frames} "
                                            "frames stored: is the disk full?)")
+
+
+class _H264Writer:
+    """PyAV's x264 into MP4, with the ``write``/``release`` of ``cv2.VideoWriter``; yuv420p (what browsers decode)
+    needs even sides, so an odd last row or column is left out; the index goes first (``faststart``) so that a
+    browser starts playing before the whole file has arrived."""
+
+    def __init__(self, container, stream, target):
+        self.container, self.stream, self.target, self.index = container, stream, target, 0
+
+    @classmethod
+    def open(cls, tmp: Path, target, fps: float, shape: tuple, live: bool) -> "_H264Writer | None":
+        try:
+            import av
+        except ImportError:
+            return None
+        from fractions import Fraction
+
+        h, w = shape[:2]
+        try:
+            container = av.open(str(tmp), "w", format="mp4", container_options={"movflags": "+faststart"})
+            stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise OutputError(target, f"cannot write a video there: {exc}") from None
+        stream.width, stream.height, stream.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        stream.options = {"preset": "ultrafast" if live else "veryfast", "crf": "23"}
+        return cls(container, stream, target)
+
+    def write(self, frame) -> None:
+        import av
+
+        h, w = self.stream.height, self.stream.width
+        image = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="bgr24")
+        image.pts, self.index = self.index, self.index + 1
+        try:
+            for packet in self.stream.encode(image):
+                self.container.mux(packet)
+        except (av.FFmpegError, OSError) as exc:
+            raise OutputError(self.target, f"cannot write: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def release(self) -> None:
+        import av
+
+        error = None
+        try:
+            for packet in self.stream.encode():  # the frames x264 still holds
+                self.container.mux(packet)
+        except (av.FFmpegError, OSError) as exc:
+            error = exc
+        try:
+            self.container.close()
+        except (av.FFmpegError, OSError) as exc:
+            error = error or exc
+        if error is not None:
+            raise OutputError(self.target, f"cannot write: {getattr(error, 'strerror', None) or error}")

@@ -36,7 +36,7 @@ class Recorder:
         self._stack = ExitStack()
         try:
             self._video = self._stack.enter_context(VideoFile(self._stack.enter_context(replacing(self.video_path)),
-                                                              self.video_path, fps or 30.0))
+                                                              self.video_path, fps or 30.0, live=True))
             table = self._stack.enter_context(open(self._stack.enter_context(replacing(self.csv_path)), "w", newline=""))
             self._rows = FaceCsv(table)
         except OSError as exc:

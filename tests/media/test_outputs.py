@@ -179,3 +179,64 @@ def test_leftovers_of_a_killed_writer_are_removed_and_nothing_else(tmp_path):
     remove_leftovers(target, None)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, *(p.name for p in tmp_path.glob(".b.*"))])
     assert len(list(tmp_path.glob(".b.*.part.csv"))) == 1
+
+
+def clip_frames(size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(DATA_CLIP))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1] if size is None else cv2.resize(got[1], size))
+    return frames
+
+
+def test_an_mp4_is_h264_that_browsers_play_where_pyav_is_installed(tmp_path):
+    av = pytest.importorskip("av", reason="the [h264] extra (PyAV) is not installed")
+    from emotion_cam.media.outputs import VideoFile
+
+    target = tmp_path / "out.mp4"
+    frames = clip_frames((321, 241))  # odd sides: yuv420p needs even ones
+    with replacing(target) as tmp, VideoFile(tmp, target, 15.0) as video:
+        for frame in frames:
+            video.write(frame)
+    with av.open(str(target)) as container:
+        stream = container.streams.video[0]
+        decoded = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
+        assert (stream.codec_context.name, stream.format.name) == ("h264", "yuv420p")
+        assert stream.average_rate == 15
+    assert len(decoded) == len(frames) and decoded[0].shape == (240, 320, 3)
+    assert np.abs(decoded[10].astype(int) - frames[10][:240, :320]).mean() < 4  # the same picture
+
+
+def test_without_pyav_an_mp4_is_mpeg4_part_2(tmp_path):
+    import sys
+
+    import cv2
+
+    blocked = "import sys; sys.modules['av'] = None; from emotion_cam.commands.cli import main; sys.exit(main(sys.argv[1:]))"
+    out = tmp_path / "out.mp4"
+    run = subprocess.run([sys.executable, "-c", blocked, "video", str(DATA_CLIP), "--out", str(out)], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    cap = cv2.VideoCapture(str(out))
+    fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
+    assert fourcc.lower() in ("fmp4", "mp4v") and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30
+
+
+def test_a_video_to_a_full_disk_is_an_error_and_leaves_nothing(tmp_path, videos_dir):
+    import os
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)],
+                                           capture_output=True).returncode:
+        pytest.skip("needs root to mount a small file system")
+    try:
+        run = cli("video", str(videos_dir / "woman2.mp4"), "--out", str(small / "out.mp4"))
+        left = list(small.iterdir())
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+    assert run.returncode == 1 and "out.mp4" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert "No space left on device" in run.stderr or "is the disk full" in run.stderr, run.stderr
+    assert left == [], "a partial video was left behind"
