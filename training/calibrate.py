@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     t = calibration.temperature
     plot_reliability(calibration.reliability, Path(args.model).parent / plots.reliability,
                      f"int8 model on FER-2013 val, {'mirror-averaged' if calibration.mirror_average else 'single crop'}, "
-                     + (f"T = {t:.2f}" if t else "no temperature scaling"))
+                     + (f"T={t:.2f}" if t else "no temperature scaling"))
     shown = asdict(calibration.shown)
     print(json.dumps({k: v for k, v in asdict(calibration).items() if k not in ("reliability", "val_fp32")} | {"shown": shown}, indent=2))
     return 0

@@ -401,7 +401,7 @@ def write_outputs(card: ModelCard, paths: Paths, recipe: Recipe, int8_report: Re
     plot_confusion(int8_report, paths.out / plots.confusion_matrix, "int8 model on FER-2013 val (PublicTest)")
     plot_reliability(cal.reliability, paths.out / plots.reliability,
                      f"int8 model on FER-2013 val, {'mirror-averaged' if cal.mirror_average else 'single crop'}, "
-                     f"T = {cal.temperature:.2f}")
+                     f"T={cal.temperature:.2f}")  # no space: the wrapped title keeps it whole
     plot_curves({"training": paths.runs / arch / "log.csv", "fine-tuning after pruning": paths.runs / f"{arch}-pruned" / "log.csv"},
                 paths.out / plots.training_curves)
 

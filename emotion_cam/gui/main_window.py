@@ -1,6 +1,9 @@
 """The main window: a thin Qt layer over the worker's results. No detection or inference runs here."""
 from __future__ import annotations
 
+import html
+import time
+
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QThread, Signal, Slot
@@ -159,7 +162,7 @@ class MainWindow(QMainWindow):
         self.record_action = self._action(m, "&Record the view (MP4 + CSV)", self.set_recording, "Ctrl+R", checkable=True)
         self._action(m, "Recording &folder…", self.choose_record_folder)
         m.addSeparator()
-        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(m, "&Quit", self.close, "Ctrl+Q")  # StandardKey.Quit is empty on some platforms
 
         m = self.menuBar().addMenu("&View")
         self._action(m, "&Live", self.go_live, "Ctrl+L")
@@ -420,10 +423,19 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Nothing to save yet", 3000)
             return
         image = self.last_message.image.copy()  # freeze the current frame before the dialog opens
-        path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", str(Path(self.settings.value("last_dir", "")) / "emotioncam.png"),
+        folder = self.settings.value("snapshot_dir", "") or str(Path.home())
+        path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", str(Path(folder) / self.snapshot_name()),
                                               "PNG image (*.png);;JPEG image (*.jpg *.jpeg)")
-        if path:
-            self.save_snapshot(path, image)
+        if path and self.save_snapshot(path, image):
+            self.settings.setValue("snapshot_dir", str(Path(path).parent))
+
+    def snapshot_name(self) -> str:
+        """The source's name and where in it: woman2-frame123.png, dogs.png, or camera-20261204-183012.png."""
+        msg = self.last_message
+        if msg is None or not msg.source or (self.current_source is not None and self.current_source.is_camera):
+            return time.strftime("camera-%Y%m%d-%H%M%S.png")
+        stem = Path(msg.source).stem
+        return f"{stem}.png" if msg.still else f"{stem}-frame{msg.frame_index}.png"
 
     def save_snapshot(self, path: str, image=None) -> bool:
         image = self.last_message.image if image is None else image
@@ -473,16 +485,19 @@ class MainWindow(QMainWindow):
     def show_model_card(self) -> None:
         ModelCardDialog(self.model.path, self.model.card, self).exec()
 
+    def shortcut_list(self) -> list[tuple[str, str]]:
+        """Every key the window answers to, read from its actions: the dialog cannot leave one out."""
+        rows = []
+        for action in self.actions():
+            if not action.shortcut().isEmpty():
+                text = action.text().replace("&", "").removesuffix("…")
+                rows.append((action.shortcut().toString(QKeySequence.SequenceFormat.NativeText), text))
+        return rows
+
     def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
-            "Ctrl+O  open image      Ctrl+Shift+O  open video",
-            "Ctrl+S  save snapshot   Ctrl+E  export shown faces (CSV)",
-            "Ctrl+R  record the view (MP4 + CSV) / stop",
-            "Space  pause/resume     Ctrl+L  back to live",
-            "M  mirror    L  landmarks    B  bars on faces    A  mirror-average faces",
-            "F11  full screen",
-            "Ctrl+Q  quit",
-        ]))
+        table = "".join(f"<tr><td style='padding-right:16px'><b>{html.escape(key)}</b></td><td>{html.escape(what)}</td></tr>"
+                        for key, what in self.shortcut_list())
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{table}</table>")
 
     # -- drag and drop ------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:

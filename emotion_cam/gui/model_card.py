@@ -50,7 +50,7 @@ class ModelCardDialog(QDialog):
         rows = "" if m is None else "".join(
             f"<tr><td>{name}</td><td>{p:.2f}</td><td>{r:.2f}</td><td>{f:.2f}</td><td>{n}</td></tr>"
             for name, p, r, f, n in zip(card.labels, m.precision, m.recall, m.f1, m.support))
-        size_kb = (card.size_bytes or (model_path.stat().st_size if model_path.exists() else 0)) / 1024
+        size_kb = (card.size_bytes or (model_path.stat().st_size if model_path.exists() else 0)) / 1000  # as the README
         cost = (f", {card.params:,} parameters" if card.params else "") + (f", {card.macs / 1e6:.1f} M MACs" if card.macs else "")
         latency = card.latency_ms_single_thread_median
         text = (f"<b>{card.name}</b><br>{model_path}<br>"

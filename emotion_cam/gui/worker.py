@@ -96,6 +96,7 @@ class FrameWorker(QObject):
         self._done: deque[float] = deque()  # times of the frames processed in the last second
         self._retry_at = 0.0
         self._still: np.ndarray | None = None
+        self._still_result = None  # the photo's faces, kept to draw it again at another size
         self._still_name = ""
         self._record_to: str | None = None  # recording was asked for, into this folder: starts at the next frame
         self._recorder: Recorder | None = None
@@ -192,7 +193,19 @@ class FrameWorker(QObject):
 
     @Slot(int, int)
     def set_view_size(self, width: int, height: int) -> None:
-        self.annotator.view_size = (width, height)  # from the next frame on (a photo is not re-processed for it)
+        """Text is sized for the screen: live frames from the next one on; a photo is drawn again (not analysed
+        again) when its labels' size changes, so that it looks the same however it was opened (--image
+        arrives before the window has its size)."""
+        before = self._still_units()
+        self.annotator.view_size = (width, height)
+        if self._still is not None and self._still_units() != before:
+            self._show_still(self._still_result)
+
+    def _still_units(self) -> list[float]:
+        if self._still is None or self._still_result is None:
+            return []
+        return [round(self.annotator.text_unit(self._still.shape, float(f.box[3] - f.box[1])), 2)
+                for f in self._still_result.faces]
 
     @Slot(bool)
     def set_bars(self, on: bool) -> None:
@@ -270,9 +283,11 @@ class FrameWorker(QObject):
 
     def _process_still(self) -> None:
         # A photo is shown as taken: Mirror is for the live view, where it makes the preview act like a mirror.
-        image = self._still
-        result = self.analyzer.analyze_image(image)
-        annotated = self.annotator.draw(image, result.faces)
+        self._still_result = self.analyzer.analyze_image(self._still)
+        self._show_still(self._still_result)
+
+    def _show_still(self, result) -> None:
+        annotated = self.annotator.draw(self._still, result.faces)
         self._in_flight.set()
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, 0.0, 0.0, True, self._still_name))
 

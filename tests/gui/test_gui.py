@@ -455,3 +455,30 @@ def test_the_windows_export_numbers_and_times_frames_as_video_csv_does(live, qtb
     assert cli("video", str(DATA_CLIP), "--csv", str(tmp_path / "video.csv")).returncode == 0
     written = {(r["frame"], r["time_s"], r["source"]) for r in csv.DictReader((tmp_path / "video.csv").open())}
     assert shown <= written and ("0", "0.000", str(DATA_CLIP)) in shown
+
+
+def test_the_shortcuts_dialog_lists_every_key_and_a_snapshot_is_named_after_its_frame(woman2, qtbot):
+    keys = dict(woman2.shortcut_list())
+    for key in ("Ctrl+O", "Ctrl+Shift+O", "Ctrl+S", "Ctrl+E", "Ctrl+R", "Ctrl+L", "Space", ".", ",", "M", "L", "B", "A",
+                "F11", "Ctrl+Q"):
+        assert key in keys, key
+    assert keys["."] == "Next frame (paused)"
+    qtbot.waitUntil(lambda: woman2.last_message is not None and woman2.last_message.frame_index > 0, timeout=60_000)
+    qtbot.keyClick(woman2, Qt.Key.Key_Space)
+    qtbot.wait(300)
+    assert woman2.snapshot_name() == f"woman2-frame{woman2.last_message.frame_index}.png"
+
+
+def test_a_photo_has_the_same_labels_however_it_was_opened(qtbot, settings, faces_dir):
+    photo = str(faces_dir / "bald_guys.jpg")
+    window = create_window(None, image=photo, settings=settings)  # --image: processed before the window has a size
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.last_message is not None and window.last_message.still, timeout=60_000)
+    qtbot.wait(1000)  # the view's size reaches the worker
+    given = window.last_message.image
+    window.open_image(photo)  # File → Open image, in a window that has its size
+    qtbot.waitUntil(lambda: window.last_message.image is not given, timeout=60_000)
+    assert window.last_message.image.shape == given.shape
+    assert np.array_equal(window.last_message.image, given), "the labels differ in size"
+    window.shutdown()
