@@ -326,16 +326,20 @@ class MainWindow(QMainWindow):
 
     @Slot(object, str)
     def on_problem(self, kind: Problem, text: str) -> None:
-        self.statusBar().showMessage(text.splitlines()[0], 10000)
+        """Each problem said once, in one place: a photo that cannot be opened and a failed recording in a dialog
+        (what was on screen stays); a source that fails on the view, where its picture would be."""
         if kind is Problem.WRITE:  # a recording that failed: it has stopped
             self._recording_stopped()
             QMessageBox.warning(self, "EmotionCam", text)
             return
-        if kind is Problem.SOURCE:
-            self.fps_label.clear()  # no stale "25 fps" under a source that failed
-        self.view.set_message("!" + text if self.view.image() is not None else text)  # "!": drawn over the picture
         if kind is Problem.IMAGE:
+            # "Opening …" goes; with nothing to go back to (--image at start), what can be done instead
+            self.view.set_message("" if self.view.image() is not None else "No picture: Ctrl+O opens a photo, Ctrl+L the camera")
             QMessageBox.warning(self, "EmotionCam", text)
+            return
+        self.fps_label.clear()  # no stale "25 fps" under a source that failed
+        self.statusBar().clearMessage()
+        self.view.set_message("!" + text if self.view.image() is not None else text)  # "!": drawn over the picture
 
     # -- controls -----------------------------------------------------------------------------------
     @Slot(bool)

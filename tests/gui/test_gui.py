@@ -75,6 +75,8 @@ def test_unreadable_image_gives_a_message_not_a_crash(live, qtbot, tmp_path, mon
     qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
     assert "bad.png" in shown[0] and "corrupt" in shown[0]
     assert live.thread.isRunning()
+    qtbot.wait(300)
+    assert len(shown) == 1 and live.statusBar().currentMessage() == "" and "corrupt" not in live.view.message  # said once
 
 
 def test_pause_stops_new_frames(live, qtbot):
