@@ -25,10 +25,31 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "surprise": (0, 128, 255),
 }
 UNSURE_COLOUR = (235, 235, 235)  # a face the model cannot read: no emotion's colour
+MAX_ENLARGE = 3.0  # a 320x240 video in a 960x720 view; beyond, the copy costs more than sharp text is worth
 
 
 def face_colour(face: Face) -> tuple[int, int, int]:
     return UNSURE_COLOUR if face.unsure else COLOURS[face.label]
+
+
+def luminance(colour: tuple[int, int, int]) -> float:
+    """WCAG relative luminance of a BGR colour (0 black, 1 white)."""
+    def linear(c: float) -> float:
+        c /= 255.0
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    b, g, r = colour
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+
+
+def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def ink(background: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white text, whichever contrasts more with ``background``."""
+    return max(((0, 0, 0), (255, 255, 255)), key=lambda c: contrast(c, background))
 
 
 @dataclass
@@ -65,6 +86,22 @@ class Annotator:
         self.last_layout = placed  # (x, y, w, h) of each face's label, in order: where the last draw put them
         return out
 
+    def draw_for_view(self, frame: np.ndarray, faces: list[Face], copy: bool = True) -> np.ndarray:
+        """The frame annotated as the view will show it: a frame the view enlarges is enlarged first (up to
+        ``MAX_ENLARGE``), so that its labels are drawn sharp at screen size instead of blurred with the picture."""
+        factor = self.enlargement(frame.shape)
+        if factor == 1.0:
+            return self.draw(frame, faces, copy=copy)
+        big = cv2.resize(frame, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+        return self.draw(big, [f.scaled(factor) for f in faces], copy=False)
+
+    def enlargement(self, shape: tuple[int, ...]) -> float:
+        if self.view_size is None:
+            return 1.0
+        h, w = shape[:2]
+        shown = min(self.view_size[0] / w, self.view_size[1] / h)
+        return round(min(shown, MAX_ENLARGE), 2) if shown > 1.2 else 1.0
+
     def with_key(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
         """The annotated image for a file (``predict --annotate``): where some face had room for its number only,
         a key beside the image gives every face's number and words, so that no face goes unread."""
@@ -78,12 +115,17 @@ class Annotator:
         lines = [(f"#{f.track_id}  {f.title}", face_colour(f)) for f in faces]
         per_column = max(1, (h - 2 * pad) // line)
         columns = [lines[i:i + per_column] for i in range(0, len(lines), per_column)]
-        width = max(cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, fs, thick)[0][0] for text, _ in lines) + 2 * pad
+        width = max(cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, fs, thick)[0][0] for text, _ in lines) + 2 * pad \
+            + int(round(12 * unit)) + pad // 2
         key = np.full((h, width * len(columns), 3), 32, np.uint8)
+        swatch = int(round(12 * unit))
         for c, column in enumerate(columns):
-            for r, (text, colour) in enumerate(column):
-                cv2.putText(key, text, (c * width + pad, pad + (r + 1) * line - int(6 * unit)), cv2.FONT_HERSHEY_SIMPLEX,
-                            fs, colour, thick, cv2.LINE_AA)
+            for r, (text, colour) in enumerate(column):  # light text on the dark key, a swatch of the face's colour
+                base = pad + (r + 1) * line - int(6 * unit)
+                x = c * width + pad
+                cv2.rectangle(key, (x, base - swatch), (x + swatch, base), colour, -1)
+                cv2.putText(key, text, (x + swatch + pad // 2, base), cv2.FONT_HERSHEY_SIMPLEX, fs, (235, 235, 235), thick,
+                            cv2.LINE_AA)
         return np.hstack([out, key])
 
     def _face(self, img: np.ndarray, face: Face, unit: float, boxes: np.ndarray, placed: list) -> None:
@@ -134,8 +176,12 @@ class Annotator:
         placed.append(rect)
         self.last_titles.append(title)
         roi = img[py:py + ph, px:px + pw]
-        roi[:] = (roi.astype(np.float32) * 0.35).astype(np.uint8)  # dark translucent backing
-        cv2.putText(img, title, (px + pad, py + pad + th), cv2.FONT_HERSHEY_SIMPLEX, fs * 1.25, colour, thick, cv2.LINE_AA)
+        roi[:] = (roi.astype(np.float32) * 0.35).astype(np.uint8)  # dark translucent backing for the bars
+        # The title on the emotion's colour in black or white, whichever reads better (coloured text on
+        # dark grey fell under 3:1 for sad and fear).
+        cv2.rectangle(img, (px, py), (px + pw - 1, py + min(title_h, ph) - 1), colour, -1)
+        cv2.putText(img, title, (px + pad, py + pad + th), cv2.FONT_HERSHEY_SIMPLEX, fs * 1.25, ink(colour), thick,
+                    cv2.LINE_AA)
         if not bars:
             return
         y = py + title_h - pad

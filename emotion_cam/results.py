@@ -1,6 +1,7 @@
 """Plain result types: what the pipeline found in one frame. No Qt, no OpenCV objects."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,11 @@ class Face:
     def shown_label(self) -> str:
         """What the overlay and panel say: the label, or "unsure"."""
         return "unsure" if self.unsure else self.label
+
+    def scaled(self, factor: float) -> "Face":
+        """The same face on the frame enlarged ``factor`` times (boxes and points; the emotions unchanged)."""
+        points = {k: None if v is None else v * factor for k, v in (("landmarks", self.landmarks), ("contour", self.contour))}
+        return dataclasses.replace(self, box=self.box * factor, **points)
 
     @property
     def title(self) -> str:

@@ -93,3 +93,27 @@ def test_a_crowd_photo_gets_a_key_when_some_face_shows_only_its_number():
     np.testing.assert_array_equal(keyed[:, :220], annotator.draw(image, crowd))  # the picture itself as drawn
     alone = [numbered(1, 60, 30)]
     assert Annotator().with_key(np.full((240, 320, 3), 100, np.uint8), alone).shape == (240, 320, 3)  # room: no key
+
+
+def test_every_label_reads_at_4_5_to_1_or_better():
+    from emotion_cam.draw import COLOURS, UNSURE_COLOUR, contrast, ink
+
+    for name, colour in [*COLOURS.items(), ("unsure", UNSURE_COLOUR)]:
+        assert contrast(ink(colour), colour) >= 4.5, name
+    frame = np.full((480, 640, 3), 60, np.uint8)
+    a = Annotator()
+    out = a.draw(frame, [face(100, 100, 200, 220, label=5)])  # sad: black text on its blue
+    x, y, w, h = a.last_layout[0]
+    title = out[y:y + 16, x:x + w].reshape(-1, 3)
+    colours, counts = np.unique(title, axis=0, return_counts=True)
+    assert tuple(colours[counts.argmax()]) == COLOURS["sad"] and title.sum(axis=1).min() < 60
+
+
+def test_a_small_frame_in_a_big_view_is_enlarged_before_its_labels_are_drawn():
+    small = np.full((240, 320, 3), 90, np.uint8)
+    a = Annotator(view_size=(960, 720))
+    out = a.draw_for_view(small, [face(100, 60, 160, 140)])
+    assert out.shape == (720, 960, 3) and small.max() == 90  # the frame given is left as it was
+    x, y, w, h = a.last_layout[0]
+    assert x >= 160 * 3 or x + w <= 100 * 3  # the label beside the enlarged box, not the small one
+    assert Annotator(view_size=(300, 200)).draw_for_view(small, []).shape == small.shape  # shown smaller: as it is

@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the bars take the width there is
         scroll.setWidget(self.panel)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(scroll)

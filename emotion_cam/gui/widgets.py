@@ -8,13 +8,13 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QProxyStyle, QSizePolicy, QStyle, QWidget
 
-from emotion_cam.draw import COLOURS
+from emotion_cam.draw import COLOURS, UNSURE_COLOUR
 from emotion_cam.emotion.labels import EMOTIONS
 from emotion_cam.results import Face
 
 
 def qcolour(name: str) -> QColor:
-    b, g, r = COLOURS[name]
+    b, g, r = UNSURE_COLOUR if name == "unsure" else COLOURS[name]
     return QColor(r, g, b)
 
 
@@ -100,7 +100,7 @@ class FacePanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.faces: list[Face] = []
-        self.setMinimumWidth(230)
+        self.setMinimumWidth(180)
 
     def set_faces(self, faces: list[Face]) -> None:
         self.faces = faces
@@ -119,16 +119,18 @@ class FacePanel(QWidget):
             return
         y = 6
         name_w = 70
-        bar_w = max(60, self.width() - name_w - 70)
+        bar_w = max(40, self.width() - name_w - 56)  # the rest of the width: the panel never scrolls sideways
         for i, face in enumerate(self.faces, 1):
             what = face.title
             title = f"Face {face.track_id if face.track_id is not None else i}: {what}"
             f = p.font()
             f.setBold(True)
             p.setFont(f)
-            # "unsure" in the panel's own text colour: the overlay's light grey would vanish on a light panel
-            p.setPen(self.palette().text().color() if face.unsure else qcolour(face.label))
-            p.drawText(8, y + 13, title)
+            # The title in the panel's text colour (an emotion's colour as text is unreadable on a light panel:
+            # yellow, light grey), after a swatch of the colour its box has on the picture.
+            p.fillRect(QRectF(8, y + 3, 12, 12), qcolour("unsure" if face.unsure else face.label))
+            p.setPen(self.palette().text().color())
+            p.drawText(26, y + 13, title)
             f.setBold(False)
             p.setFont(f)
             y += self.ROW

@@ -204,8 +204,8 @@ class FrameWorker(QObject):
     def _still_units(self) -> list[float]:
         if self._still is None or self._still_result is None:
             return []
-        return [round(self.annotator.text_unit(self._still.shape, float(f.box[3] - f.box[1])), 2)
-                for f in self._still_result.faces]
+        return [self.annotator.enlargement(self._still.shape)] + [
+            round(self.annotator.text_unit(self._still.shape, float(f.box[3] - f.box[1])), 2) for f in self._still_result.faces]
 
     @Slot(bool)
     def set_bars(self, on: bool) -> None:
@@ -287,7 +287,7 @@ class FrameWorker(QObject):
         self._show_still(self._still_result)
 
     def _show_still(self, result) -> None:
-        annotated = self.annotator.draw(self._still, result.faces)
+        annotated = self.annotator.draw_for_view(self._still, result.faces)
         self._in_flight.set()
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, 0.0, 0.0, True, self._still_name))
 
@@ -315,7 +315,10 @@ class FrameWorker(QObject):
         recording = self._record(result)
         if self._in_flight.is_set():
             return  # the GUI is still busy with the previous frame: drop this one
-        annotated = recording if recording is not None else self.annotator.draw(result.image, result.faces, copy=False)
+        if recording is not None and self.annotator.enlargement(result.image.shape) == 1.0:
+            annotated = recording  # drawn once for both
+        else:
+            annotated = self.annotator.draw_for_view(result.image, result.faces, copy=False)
         self._in_flight.set()
         self.frame_ready.emit(FrameMessage(annotated, result.faces, result.timings_ms, self._fps, result.time_s, False,
                                            result.source, result.frame_index, result.loop,
