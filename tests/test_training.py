@@ -199,7 +199,7 @@ def test_smoke_run_exports_a_model_that_runs_in_litert(smoke_run):
     assert labels.rules["missing_votes_weight"] == 0 and labels.summary["trained_on"] == card.training.faces
     assert "MIT" in labels.licence and card.training.config["labels"] == "ferplus"
     assert 0 <= card.metrics_fer2013_labels.accuracy <= 1 and card.calibration.val_vote_cross_entropy > 0
-    assert "votes" in card.calibration.unsure_rule
+    assert "ten people" in card.calibration.unsure_rule
     d = card.distillation  # the student learnt from the teachers, and so did its pruned fine-tune
     assert set(d.teachers) == {"tiny-a", "tiny-b"} and d.weight == 0.5 and card.pruning.finetune_loss == "distillation"
     assert 0 <= d.ensemble_val_accuracy_mirror_average <= 1 and card.training.config["distill_weight"] == 0.5
@@ -306,7 +306,8 @@ def test_temperature_folding_divides_the_logits_and_keeps_the_argmax(fer_root):
 
 
 def test_fitted_temperature_undoes_a_known_distortion(fer_root):
-    """Logits made twice as sharp need twice the temperature, and scaling brings the NLL back down."""
+    """Logits made half as sharp need half the temperature, and scaling brings the NLL back down (half: the
+    shipped model is calibrated against the FER+ plurality, so on FER-2013's labels it already needs T > 2)."""
     from emotion_cam.emotion.classifier import EmotionClassifier
     from emotion_cam.emotion.evaluate import predict_all
     from emotion_cam.emotion.metrics import negative_log_likelihood
@@ -315,10 +316,10 @@ def test_fitted_temperature_undoes_a_known_distortion(fer_root):
     val = load_folder(fer_root / "val")
     log_probs = np.log(np.clip(predict_all(EmotionClassifier(mirror=False), val.x), 1e-4, 1))
     t0 = fit_temperature(log_probs, val.y)
-    sharp = log_probs * 2
-    t2 = fit_temperature(sharp, val.y)
-    assert t2 == pytest.approx(2 * t0, rel=0.02)
-    assert negative_log_likelihood(scaled(sharp, t2), val.y) < negative_log_likelihood(softmax(sharp), val.y) - 0.05
+    flat = log_probs * 0.5
+    t2 = fit_temperature(flat, val.y)
+    assert 0.3 < t2 < 3.5 and t2 == pytest.approx(t0 / 2, rel=0.02)
+    assert negative_log_likelihood(scaled(flat, t2), val.y) < negative_log_likelihood(softmax(flat), val.y) - 0.05
 
     probs = scaled(log_probs, t0)
     t = unsure_threshold(probs, val.y)

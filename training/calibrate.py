@@ -132,9 +132,9 @@ def unsure_threshold(probs: np.ndarray, y: np.ndarray, accuracy: float = 0.5, ha
 
     Accuracy is measured locally (faces whose top probability lies within ``half_width``
     of t, at least 30 of them), so the threshold marks where the model becomes more
-    likely wrong than right, not an average over everything below it. With ``agreement`` (each face's largest
-    vote share), it marks instead where people stop agreeing: faces of about that top probability have, on
-    average, less than ``accuracy`` of the votes on one emotion.
+    likely wrong than right, not an average over everything below it. With ``agreement`` (for each face, 1
+    where at least half of its ten people chose the emotion shown), it marks instead where most people would
+    no longer call such faces what the label says.
     """
     conf = probs.max(1)
     right = (probs.argmax(1) == y).astype(float) if agreement is None else np.asarray(agreement, float)
@@ -160,8 +160,9 @@ def runtime_calibration(model_path, val_x: np.ndarray, val_y: np.ndarray, temper
                         val_shares: np.ndarray | None = None) -> tuple[Calibration, np.ndarray]:
     """Measure the int8 model through LiteRT as the app runs it: with and without mirror averaging, ECE/NLL, and
     the "unsure" threshold. Mirror averaging is switched on when it does not cost val accuracy.
-    With ``val_shares`` (each val face's vote shares), "unsure" means that people would disagree on such a face
-    (its largest vote share below one half), and the card records the bars' cross-entropy to the shares and
+    With ``val_shares`` (each val face's vote shares), "unsure" means that most people would not call such a face
+    what the label says (fewer than half of its ten people chose the emotion shown, more often than not), and the
+    card records the bars' cross-entropy to the shares and
     how often a face that at least 7 of 10 people call neutral is shown unsure.
     Returns the card's calibration block and the val probabilities as the app computes them.
     """
@@ -174,7 +175,9 @@ def runtime_calibration(model_path, val_x: np.ndarray, val_y: np.ndarray, temper
     single_figures, mirrored_figures = figures(single, val_y), figures(mirrored, val_y)
     use_mirror = mirrored_figures.accuracy >= single_figures.accuracy
     shown = mirrored if use_mirror else single
-    agreement = None if val_shares is None else val_shares.max(1)
+    # (Each face's largest vote share is at least one half on average at every top probability here, so "people
+    # disagree among themselves" never marks a face unsure; "most would not say what the label says" does.)
+    agreement = None if val_shares is None else val_shares[np.arange(len(shown)), shown.argmax(1)] >= 0.5
     threshold = unsure_threshold(shown, val_y, agreement=agreement)
     unsure = shown.max(1) < threshold
     right = shown.argmax(1) == val_y
@@ -183,8 +186,8 @@ def runtime_calibration(model_path, val_x: np.ndarray, val_y: np.ndarray, temper
         calm = val_shares[:, EMOTIONS.index("neutral")] >= 0.7
         votes = {"val_vote_cross_entropy": cross_entropy(shown, val_shares),
                  "val_calm_faces_unsure": float(unsure[calm].mean()) if calm.any() else None}
-    rule = ("top probability below the point above which val faces with about that top probability (+-0.05) have, "
-            "on average, at least half of their ten votes on one emotion" if val_shares is not None else
+    rule = ("top probability below the point above which, of the val faces with about that top probability (+-0.05), "
+            "at least half have the emotion shown chosen by at least half of their ten people" if val_shares is not None else
             "top probability below the point above which val faces with about that top probability (+-0.05) are "
             "right at least half the time")
     return Calibration(
