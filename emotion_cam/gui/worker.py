@@ -338,7 +338,7 @@ class FrameWorker(QObject):
                 return None
         if self._recorder is None:
             return None
-        annotated = self.annotator.draw(result.image, result.faces, copy=False)
+        annotated = self.annotator.draw(result.image, result.faces)  # a copy: the view may draw the frame enlarged
         try:
             self._recorder.write(annotated, result)
         except OutputError as exc:
