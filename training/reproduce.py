@@ -208,6 +208,13 @@ def prune_and_finetune(base, widths: list[int], base_report: Report, recipe: Rec
     return Pruned(to_keras(tuned), widths, at_once, ft_cfg)
 
 
+def finetune_loss(cfg: TrainConfig, targets: Targets | None) -> str:
+    """What the pruned network was fine-tuned against: the same targets as the long run."""
+    if cfg.distill_weight:
+        return "distillation"
+    return "the FER+ vote distributions" if targets is not None else "hard labels"
+
+
 def tune_class_offsets(model, probs: np.ndarray, recipe: Recipe,
                        val_split: Split) -> tuple[np.ndarray, cards.OffsetEstimate | None]:
     """Stage 4: per-class logit offsets tuned on val, folded into the output layer's bias (zeros when turned off)."""
@@ -353,7 +360,7 @@ def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, c
             after=cards.PruningStage(int(model.count_params()), count_macs(model), len(int8.blob), round(int8.latency_ms, 4),
                                      final_report.accuracy, int8.single.accuracy),
             val_accuracy_fp32_before_finetune=pruned.at_once.accuracy,
-            finetune_loss="distillation" if applied and cfg.distill_weight else "hard labels"),
+            finetune_loss=finetune_loss(cfg, targets) if applied else "none"),
         class_offsets=cards.ClassOffsets(
             method="per-class logit offsets maximising val accuracy + macro-F1, added to the softmax layer's bias; kept only if the two-fold estimate (tune on half of val, score the other half) gains",
             offsets=dict(zip(EMOTIONS, (round(float(v), 3) for v in offsets))),

@@ -170,7 +170,7 @@ class Pruning:
     before: PruningStage
     after: PruningStage
     val_accuracy_fp32_before_finetune: float  # pruned at once, before fine-tuning recovered what it could
-    finetune_loss: str = "hard labels"  # or "distillation": the teachers' soft targets, as the student was trained
+    finetune_loss: str = "hard labels"  # or "distillation" (the teachers' soft targets) or "the FER+ vote distributions": what the long run trained on
 
 
 @dataclass
