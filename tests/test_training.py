@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from emotion_cam.emotion.card import ModelCard
-from emotion_cam.emotion.dataset import load_csv, load_folder, load_split
+from emotion_cam.emotion.dataset import Split, load_csv, load_folder, load_split
 from emotion_cam.emotion.labels import EMOTIONS
 
 pytest.importorskip("tensorflow", reason="training tests need the 'train' extra (pip install -e '.[dev]')")
@@ -474,3 +474,49 @@ def test_a_temperature_fitted_to_vote_shares_makes_the_bars_read_as_shares():
     probs = np.c_[conf, np.tile(((1 - conf) / 6)[:, None], 6)]
     agreement = np.clip(conf - 0.1, 0, 1)  # people agree a little less than the bars say
     assert unsure_threshold(probs, np.zeros(400, int), agreement=agreement) == pytest.approx(0.60, abs=0.02)
+
+
+def test_a_pruned_net_can_be_fine_tuned_towards_the_net_it_was_cut_from(fer_root):
+    """--finetune-distill: the fine-tune's soft targets are the unpruned net's mirror-averaged probabilities, its
+    schedule carries the weight, and the card says what it learnt from; teachers and it exclude each other."""
+    from training.net import Net
+    from training.reproduce import Data, Recipe, finetune_loss, unpruned_targets
+    from training.train import TrainConfig
+
+    faces = load_folder(fer_root / "val", limit_per_class=3)
+    data, net = Data(faces, faces), Net("compact")
+    recipe = Recipe(train=TrainConfig(arch="compact", distill_temperature=2.0), keep=0.5, finetune_distill=0.4)
+
+    q = unpruned_targets(recipe, net, data, None)
+    assert q.shape == (len(faces), 7) and np.allclose(q.sum(1), 1, atol=1e-5)
+    flipped = unpruned_targets(recipe, net, Data(Split(np.ascontiguousarray(faces.x[:, :, ::-1]), faces.y, ""), faces),
+                               None)
+    np.testing.assert_allclose(q, flipped, atol=1e-5)  # a face and its mirror image get one target
+    cfg = recipe.finetune([8] * 8)
+    assert cfg.distill_weight == 0.4 and "distill_weight" in cfg.schedule() and recipe.train.distill_weight == 0
+    said = finetune_loss(cfg, None, recipe)
+    assert "unpruned network" in said and "0.4" in said and "temperature 2" in said
+
+    unpruned = Recipe(train=recipe.train, keep=1.0, finetune_distill=0.4)
+    assert unpruned_targets(unpruned, net, data, None) is None  # nothing is pruned, nothing to distil
+    with pytest.raises(ValueError, match="--teachers"):
+        unpruned_targets(Recipe(train=recipe.train, teachers=("wide",), keep=0.5, finetune_distill=0.4), net, data, None)
+
+
+def test_a_teacher_that_learnt_from_the_votes_needs_the_same_vote_targets(fer_root, tmp_path):
+    """Its targets must be the votes made with its own rules: without them it would load or train on something
+    else than it was made with. With them, the committed finished run loads."""
+    from training import teachers
+    from training.targets import Targets
+
+    tr, va = load_folder(fer_root / "train", limit_per_class=20), load_folder(fer_root / "val", limit_per_class=3)
+    with pytest.raises(ValueError, match="learnt from the votes"):
+        teachers.train_teachers(["wide-votes"], tr, va, tmp_path / "runs", tmp_path / "durable")
+    other = Targets(tr, np.full((len(tr), 7), 1 / 7, np.float32), np.ones(len(tr), np.float32), {},
+                    {"min_votes": 1, "missing_votes_weight": 0.5, "fer_mix": 0.0})
+    with pytest.raises(ValueError, match="missing_votes_weight"):
+        teachers.train_teachers(["wide-votes"], tr, va, tmp_path / "runs", tmp_path / "durable", targets=other)
+    same = Targets(tr, other.probs, other.weights, {}, {"min_votes": 1, "missing_votes_weight": 0.0, "fer_mix": 0.0})
+    committed = Path(__file__).resolve().parents[1] / "training" / "checkpoints"
+    net = teachers.train_teachers(["wide-votes"], tr, va, tmp_path / "runs", committed, targets=same)["wide-votes"]
+    assert net.arch.name == "wide"  # the finished run's weights, loaded rather than trained again

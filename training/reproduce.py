@@ -53,6 +53,7 @@ class Recipe:
     keep: float = 0.75  # fraction of channels kept by pruning; 1: no pruning
     finetune_epochs: int = 1  # after pruning: a quarter of the learning rate, no warm-up, no weight average
     finetune_fraction: float = 1.0  # of the training set seen per fine-tuning epoch
+    finetune_distill: float = 0.0  # > 0: the pruned net also follows the unpruned one's probabilities, with this weight
     class_offsets: bool = True  # tune per-class logit offsets on val (kept only if a two-fold estimate gains)
     int8_faces: int = 500  # training faces that set the int8 activation ranges (the converter's representative data)
     geometry_faces: int = 3000  # training faces whose landmarks fix the crop geometry
@@ -60,7 +61,7 @@ class Recipe:
 
     def finetune(self, widths: list[int]) -> TrainConfig:
         return replace(self.train, epochs=self.finetune_epochs, lr=self.train.lr / 4, warmup_epochs=0, widths=widths,
-                       ema_decay=0.0)
+                       ema_decay=0.0, distill_weight=self.finetune_distill or self.train.distill_weight)
 
 
 @dataclass
@@ -133,14 +134,16 @@ def load_data(recipe: Recipe, paths: Paths) -> tuple[Data, Targets | None]:
     return Data(train_split, val_split), targets
 
 
-def teach(recipe: Recipe, paths: Paths, data: Data) -> tuple[np.ndarray | None, cards.Distillation | None]:
+def teach(recipe: Recipe, paths: Paths, data: Data,
+          targets: Targets | None = None) -> tuple[np.ndarray | None, cards.Distillation | None]:
     """Stage 0: the teachers (trained, resumed or loaded) and their ensemble's soft targets; nothing without teachers."""
     if not recipe.teachers:
         return None, None
     from training.teachers import ensemble_probs, mirror_probs, soft_targets, train_teachers
 
     nets = train_teachers(list(recipe.teachers), data.train, data.val, paths.runs,
-                          Path(paths.teacher_durable) if paths.teacher_durable else None, recipe.train.threads)
+                          Path(paths.teacher_durable) if paths.teacher_durable else None, recipe.train.threads,
+                          targets)
     from training.teachers import TEACHERS
 
     accuracy = lambda p: float((p.argmax(1) == data.val.y).mean())  # noqa: E731
@@ -208,11 +211,29 @@ def prune_and_finetune(base, widths: list[int], base_report: Report, recipe: Rec
     return Pruned(to_keras(tuned), widths, at_once, ft_cfg)
 
 
-def finetune_loss(cfg: TrainConfig, targets: Targets | None) -> str:
-    """What the pruned network was fine-tuned against: the same targets as the long run."""
+def finetune_loss(cfg: TrainConfig, targets: Targets | None, recipe: Recipe | None = None) -> str:
+    """What the pruned network was fine-tuned against: the same targets as the long run, and with
+    ``--finetune-distill`` the unpruned network's probabilities beside them."""
+    own = "the FER+ vote distributions" if targets is not None else "hard labels"
+    if recipe is not None and recipe.finetune_distill:
+        return (f"{own} ({1 - recipe.finetune_distill:g}) and the unpruned network's mirror-averaged probabilities "
+                f"({recipe.finetune_distill:g}, temperature {cfg.distill_temperature:g})")
     if cfg.distill_weight:
         return "distillation"
-    return "the FER+ vote distributions" if targets is not None else "hard labels"
+    return own
+
+
+def unpruned_targets(recipe: Recipe, net, data: Data, soft: np.ndarray | None) -> np.ndarray | None:
+    """The soft targets the pruned network is fine-tuned towards: with ``--finetune-distill``, the unpruned
+    network's own mirror-averaged probabilities on every training face (pruning's teacher is the network it
+    was cut from, which scored more than the cut copy recovers from the labels alone); otherwise the teachers'."""
+    if not recipe.finetune_distill or recipe.keep >= 1.0:
+        return soft
+    if recipe.teachers:
+        raise ValueError("--finetune-distill distils the unpruned network; it cannot be combined with --teachers")
+    from training.teachers import mirror_probs
+
+    return mirror_probs(net, data.train.x).astype(np.float32)
 
 
 def tune_class_offsets(model, probs: np.ndarray, recipe: Recipe,
@@ -276,7 +297,7 @@ def run(recipe: Recipe, paths: Paths) -> ModelCard:
 
     if recipe.teachers and not cfg.distill_weight:
         raise ValueError("--teachers needs --distill-weight above 0")
-    soft, distillation = teach(recipe, paths, data)
+    soft, distillation = teach(recipe, paths, data, targets)
     log.info("stage 1/7: training %s for %d epochs%s%s", cfg.arch, cfg.epochs, f" from {paths.init}" if paths.init else "",
              f", distilling {', '.join(recipe.teachers)}" if recipe.teachers else "")
     net = train_base(recipe, paths, data, soft, targets)
@@ -288,7 +309,8 @@ def run(recipe: Recipe, paths: Paths) -> ModelCard:
 
     log.info("stage 3/7: %s", f"structured pruning (keep {recipe.keep:.0%} of channels) and fine-tuning"
              if recipe.keep < 1.0 else "no pruning (--keep 1)")
-    pruned = prune_and_finetune(base, net.widths, base_report, recipe, paths, data, soft, targets)
+    pruned = prune_and_finetune(base, net.widths, base_report, recipe, paths, data,
+                                unpruned_targets(recipe, net, data, soft), targets)
     pruned_probs = keras_probs(pruned.model, data.val)
     pruned_report = classification_report(data.val.y, pruned_probs.argmax(1))
 
@@ -360,7 +382,7 @@ def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, c
             after=cards.PruningStage(int(model.count_params()), count_macs(model), len(int8.blob), round(int8.latency_ms, 4),
                                      final_report.accuracy, int8.single.accuracy),
             val_accuracy_fp32_before_finetune=pruned.at_once.accuracy,
-            finetune_loss=finetune_loss(cfg, targets) if applied else "none"),
+            finetune_loss=finetune_loss(pruned.finetune, targets, recipe) if applied else "none"),
         class_offsets=cards.ClassOffsets(
             method="per-class logit offsets maximising val accuracy + macro-F1, added to the softmax layer's bias; kept only if the two-fold estimate (tune on half of val, score the other half) gains",
             offsets=dict(zip(EMOTIONS, (round(float(v), 3) for v in offsets))),
@@ -437,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--finetune-epochs", type=int, default=defaults.finetune_epochs)
     p.add_argument("--finetune-fraction", type=float, default=defaults.finetune_fraction,
                    help="fraction of the training set seen per fine-tuning epoch")
+    p.add_argument("--finetune-distill", type=float, default=defaults.finetune_distill,
+                   help="weight of the unpruned network's probabilities in the fine-tuning loss (0: the labels only; "
+                        "softened by --distill-temperature)")
     p.add_argument("--keep", type=float, default=defaults.keep, help="fraction of channels kept by pruning (1: no pruning)")
     add_config_arguments(p)
     p.add_argument("--no-class-offsets", dest="class_offsets", action="store_false",
@@ -448,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     recipe = Recipe(train=config_from(args), teachers=tuple(n for n in args.teachers.split(",") if n), keep=args.keep, finetune_epochs=args.finetune_epochs,
-                    finetune_fraction=args.finetune_fraction, class_offsets=args.class_offsets, int8_faces=args.int8_faces,
+                    finetune_fraction=args.finetune_fraction, finetune_distill=args.finetune_distill, class_offsets=args.class_offsets, int8_faces=args.int8_faces,
                     geometry_faces=args.geometry_faces, limit_per_class=args.limit_per_class)
     paths = Paths(args.data, Path(args.out), Path(args.runs), args.cache_dir, args.durable, args.init, args.teacher_durable,
                   args.votes)

@@ -32,6 +32,10 @@ TEACHERS: dict[str, TrainConfig] = {
                             seed=22),
     # Model v2's own long run (the shipped student's recipe; teacher-mid/ holds the same files as checkpoints/mid/).
     "mid": TrainConfig(arch="mid", epochs=100, seed=1234),
+    # Model v4's wide run on the FER+ votes (training/README.md), started from teacher-wide's weights: its finished
+    # durable copy is loaded; trained afresh here it would start from random weights.
+    "wide-votes": TrainConfig(arch="wide", epochs=12, crop=44, labels="ferplus", label_smoothing=0.0,
+                              missing_votes_weight=0.0),
 }
 
 
@@ -40,8 +44,12 @@ def run_dir(runs: Path, name: str) -> Path:
 
 
 def train_teachers(names: list[str], train_split: Split, val_split: Split, runs: Path, durable: Path | None = None,
-                   threads: int = 0) -> dict:
-    """Train (or resume, or load when finished) each named teacher in turn; returns name -> net."""
+                   threads: int = 0, targets=None) -> dict:
+    """Train (or resume, or load when finished) each named teacher in turn; returns name -> net.
+
+    ``targets`` (training.targets) are the vote distributions of ``train_split``, needed by a teacher that
+    learnt from the FER+ votes; they must have been made with that teacher's rules.
+    """
     from training.train import train
 
     nets = {}
@@ -50,8 +58,15 @@ def train_teachers(names: list[str], train_split: Split, val_split: Split, runs:
             raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(TEACHERS)}")
         cfg = replace(TEACHERS[name], threads=threads)
         log.info("teacher %s: %s, %d epochs", name, cfg.arch, cfg.epochs)
+        own = None
+        if cfg.labels != "fer2013":
+            rules = {k: getattr(cfg, k) for k in ("min_votes", "missing_votes_weight", "fer_mix")}
+            if targets is None or any(targets.rules.get(k) != v for k, v in rules.items()):
+                raise ValueError(f"teacher {name} learnt from the votes with {rules}: train the student on the same "
+                                 f"targets (--labels {cfg.labels} and those settings)")
+            own = targets
         nets[name] = train(cfg, train_split, val_split, run_dir(runs, name),
-                           durable=Path(durable) / f"teacher-{name}" if durable else None)
+                           durable=Path(durable) / f"teacher-{name}" if durable else None, targets=own)
     return nets
 
 

@@ -170,7 +170,9 @@ class Pruning:
     before: PruningStage
     after: PruningStage
     val_accuracy_fp32_before_finetune: float  # pruned at once, before fine-tuning recovered what it could
-    finetune_loss: str = "hard labels"  # or "distillation" (the teachers' soft targets) or "the FER+ vote distributions": what the long run trained on
+    # What the long run trained on: "hard labels", "distillation" (the teachers' soft targets) or "the FER+ vote
+    # distributions"; with --finetune-distill, also the unpruned network's probabilities and their weight.
+    finetune_loss: str = "hard labels"
 
 
 @dataclass
