@@ -12,7 +12,6 @@ machine and the commit that measured it; docs/benchmarks.md holds the longer sto
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
 import sys
 from datetime import date
@@ -21,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from emotion_cam.media.outputs import write_bytes  # noqa: E402  (temporary file, then rename)
+from emotion_cam.measure.machine import cpu_name  # noqa: E402
 README = ROOT / "README.md"
 CARD = ROOT / "models" / "emotion_int8.json"
 RUNS = ROOT / "docs" / "bench"
@@ -45,7 +45,8 @@ def model_table(card: dict) -> str:
     rows += [
         ("calibration", f"ECE {shown['ece']:.1%} on val; shown as unsure below {cal['unsure_below']:.2f} "
                         f"({cal['val_unsure_fraction']:.0%} of val faces)"),
-        ("per face", f"{card['latency_ms_single_thread_median']:.2f} ms, one thread, median (the training machine)"),
+        ("per face", f"{card['latency_ms_single_thread_median']:.2f} ms, one thread, median "
+                     f"({card['training']['machine']})"),
     ]
     lines = ["| | shipped model |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines)
@@ -83,18 +84,6 @@ def with_tables(text: str, tables: dict[str, str]) -> str:
         a, b = text.index(start) + len(start), text.index(end)
         text = text[:a] + "\n" + tables[key] + "\n" + text[b:]
     return text
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                flags = Path("/proc/cpuinfo").read_text()
-                return name + (", AVX512" if "avx512f" in flags else ", AVX2 only" if "avx2" in flags else "")
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def record(args: list[str]) -> Path:

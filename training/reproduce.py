@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
 import shlex
 import sys
 import time
@@ -35,6 +33,7 @@ from emotion_cam.emotion.dataset import Split, load_folder, resolve
 from emotion_cam.emotion.evaluate import latency_ms, predict_all
 from emotion_cam.emotion.labels import EMOTIONS
 from emotion_cam.emotion.metrics import Report, classification_report
+from emotion_cam.measure.machine import machine
 from emotion_cam.media.outputs import write_bytes
 from training.split_cache import load_cached
 from training.targets import Targets, prepare
@@ -409,7 +408,7 @@ def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, c
             faces=int(len(data.train)),
             config=asdict(cfg),
             command="python -m training.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-            machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            machine=machine(),
             seconds=round(seconds),
             initialised_from=paths.init,
             finetune_config=asdict(pruned.finetune) if pruned.finetune else None,

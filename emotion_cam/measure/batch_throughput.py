@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 import cv2
 
 from emotion_cam.commands.batch import find_videos
+from emotion_cam.measure.machine import cpu_name
 
 
 def lengthen(source: str, target: Path, seconds: float) -> int:
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     best = {name: min(s) for name, s in seconds.items()}
     local = best["local pool"]
     print(json.dumps({
-        "cpu": platform.processor() or platform.machine(), "videos": len(inputs), "frames": frames,
+        "cpu": cpu_name(), "videos": len(inputs), "frames": frames,
         "minutes_each": args.minutes, "workers": args.workers,
         "seconds": seconds,
         "frames_per_s": {name: round(frames / s, 1) for name, s in best.items()},
