@@ -2,7 +2,9 @@
 
 Input: aligned 48x48 grayscale crops (uint8). The model card beside the
 ``.tflite`` says how the model was trained and where the face must sit in the
-crop; this module applies the input quantisation and dequantises the softmax.
+crop; this module equalises each crop's histogram as the training faces were
+(``input.equalise_histogram``), applies the input quantisation and dequantises
+the softmax.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from emotion_cam.emotion.card import CardError, ModelCard
@@ -109,6 +112,8 @@ class EmotionClassifier:
         self.unsure_below = self.card.unsure_below  # chosen on val; 0 for cards without it
 
     def _quantise(self, crops: np.ndarray) -> np.ndarray:
+        if self.card.input.equalise_histogram:
+            crops = np.stack([cv2.equalizeHist(np.ascontiguousarray(c, np.uint8)) for c in crops])
         x = crops.astype(np.float32)[..., None]
         if self._in_dtype == np.float32:
             return x

@@ -89,6 +89,25 @@ def test_mirror_averaging_is_symmetric(fer_root):
     assert np.abs(single.predict(crops) - single.predict(flipped)).max() > 0.01
 
 
+def test_a_face_in_a_dim_washed_out_frame_reads_as_in_good_light(fer_root):
+    """The training faces were histogram-equalised, so the classifier equalises each crop: a face a quarter as
+    bright and contrasty (a dim room) gets the reading it gets in good light; without the step it often does not."""
+    import dataclasses
+
+    import cv2
+
+    paths = [p for name in EMOTIONS for p in sorted((fer_root / "val" / name).glob("*.jpg"))[:12]]
+    crops = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths])
+    dim = np.round(crops * 0.25 + 10).astype(np.uint8)
+    clf = EmotionClassifier()
+    assert clf.card.input.equalise_histogram
+    same = float((clf.predict(dim).argmax(1) == clf.predict(crops).argmax(1)).mean())
+    card = dataclasses.replace(clf.card, input=dataclasses.replace(clf.card.input, equalise_histogram=False))
+    raw = EmotionClassifier(card=card)
+    same_raw = float((raw.predict(dim).argmax(1) == raw.predict(crops).argmax(1)).mean())
+    assert same >= 0.9 and same > same_raw + 0.05, (same, same_raw)
+
+
 def test_predict_is_a_distribution_and_batches_agree(fer_root):
     import cv2
 
