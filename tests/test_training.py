@@ -159,6 +159,38 @@ def test_augmentation_keeps_faces_in_range_and_crops_to_size(fer_root):
     assert augment_batch(faces, torch.Generator().manual_seed(0), crop=40).shape == (len(faces), 1, 40, 40)
 
 
+def test_training_with_equalise_sees_faces_as_the_app_classifies_them(fer_root):
+    """The batched equalisation is OpenCV's, pixel for pixel (dim, washed-out and one-grey faces too); --equalise
+    equalises the splits, re-equalises after the lighting jitter and is part of the schedule."""
+    import argparse
+
+    import cv2
+    import torch
+
+    from training.augment import augment_batch, equalise
+    from training.train import TrainConfig, add_config_arguments, as_seen, config_from
+
+    faces = load_folder(fer_root / "val", limit_per_class=4)
+    odd = np.stack([np.round(faces.x[0] * 0.25 + 10), np.round(faces.x[1] * 0.4 + 140), np.full((48, 48), 77)])
+    batch = np.concatenate([faces.x, odd.astype(np.uint8)])
+    ours = equalise(torch.from_numpy(batch[:, None]).float()).numpy()[:, 0]
+    np.testing.assert_array_equal(ours, np.stack([cv2.equalizeHist(f) for f in batch]))
+
+    p = argparse.ArgumentParser()
+    add_config_arguments(p)
+    assert not config_from(p.parse_args([])).equalise
+    cfg = config_from(p.parse_args(["--equalise"]))
+    assert cfg.equalise and cfg.schedule()["equalise"] and "equalise" not in TrainConfig().schedule()
+    seen = as_seen(cfg, faces)
+    np.testing.assert_array_equal(seen.x, np.stack([cv2.equalizeHist(f) for f in faces.x]))
+    assert as_seen(TrainConfig(), faces) is faces
+
+    dim = torch.from_numpy(np.round(faces.x[:, None] * 0.3 + 5)).float()
+    spread = [float(np.median(augment_batch(dim, torch.Generator().manual_seed(0), crop=44, equalised=on)
+                              .std((1, 2, 3)).numpy())) for on in (False, True)]
+    assert spread[1] > 60 and spread[1] > 2 * spread[0]  # dim faces come out spread over the grey range, as the app's
+
+
 @pytest.fixture(scope="module")
 def smoke_run(fer_root, tmp_path_factory):
     """The reproduce command once, on 8 faces per class, on the FER+ votes: two tiny teachers -> distilled student ->

@@ -67,10 +67,29 @@ def _erase(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Ten
     return torch.where(mask, noise, x)
 
 
-def augment_batch(x: torch.Tensor, g: torch.Generator, cfg: AugmentConfig = AugmentConfig(), crop: int | None = None) -> torch.Tensor:
-    """Augment a float batch (B, 1, 48, 48) in 0..255; ``crop`` < 48 returns random crop x crop windows."""
+def equalise(x: torch.Tensor) -> torch.Tensor:
+    """Histogram equalisation of each image of a float batch (B, 1, H, W) in 0..255, as ``cv2.equalizeHist``
+    does to the same image rounded to uint8: the app equalises every crop, so training sees what it sees."""
+    b = x.shape[0]
+    levels = x.round().clamp(0, 255).long().reshape(b, -1)
+    hist = torch.zeros(b, 256, dtype=torch.long).scatter_add_(1, levels, torch.ones_like(levels))
+    cdf = hist.cumsum(1)
+    first = torch.where(hist > 0, cdf, torch.full_like(cdf, levels.shape[1])).min(1, keepdim=True).values
+    span = (levels.shape[1] - first).clamp(min=1)
+    lut = ((cdf - first).clamp(min=0) * 255.0 / span).round()
+    out = lut.gather(1, levels).float()
+    flat = first == levels.shape[1]  # one grey level: left as it is, as OpenCV does
+    return torch.where(flat, levels.float(), out).reshape(x.shape)
+
+
+def augment_batch(x: torch.Tensor, g: torch.Generator, cfg: AugmentConfig = AugmentConfig(), crop: int | None = None,
+                  equalised: bool = False) -> torch.Tensor:
+    """Augment a float batch (B, 1, 48, 48) in 0..255; ``crop`` < 48 returns random crop x crop windows;
+    ``equalised``: the lighting-jittered faces are equalised again before erasing, as the app equalises its crops."""
     x = _affine(x, cfg, g, crop or x.shape[-1])
     x = _photometric(x, cfg, g)
+    if equalised:
+        x = equalise(x)
     if cfg.erase_prob > 0:
         x = _erase(x, cfg, g)
     return x

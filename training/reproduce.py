@@ -37,7 +37,7 @@ from emotion_cam.measure.machine import machine
 from emotion_cam.media.outputs import write_bytes
 from training.split_cache import load_cached
 from training.targets import Targets, prepare
-from training.train import TrainConfig, add_config_arguments, config_from
+from training.train import TrainConfig, add_config_arguments, as_seen, config_from
 
 log = logging.getLogger("training.reproduce")
 MODEL_FILE = "emotion_int8.tflite"
@@ -130,7 +130,7 @@ def load_data(recipe: Recipe, paths: Paths) -> tuple[Data, Targets | None]:
     cfg = recipe.train
     train_split, val_split, targets = prepare(cfg.labels, train_split, val_split, paths.data, paths.votes, cfg.min_votes,
                                               cfg.missing_votes_weight, cfg.fer_mix)
-    return Data(train_split, val_split), targets
+    return Data(as_seen(cfg, train_split), as_seen(cfg, val_split)), targets
 
 
 def teach(recipe: Recipe, paths: Paths, data: Data,

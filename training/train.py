@@ -19,9 +19,10 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -57,6 +58,9 @@ class TrainConfig:
     min_votes: int = 1  # ferplus: an emotion with fewer votes on a face is dropped from its target (FER+ uses 2)
     missing_votes_weight: float = 0.5  # ferplus: loss weight of a face without votes (its FER-2013 label); 0 drops it
     fer_mix: float = 0.0  # ferplus: share of the FER-2013 label blended into each voted face's target
+    # Train and score on histogram-equalised faces, re-equalised after the lighting jitter: what the app's
+    # classifier gives the model (card: input.equalise_histogram). 16% of FER-2013's faces are not equalised.
+    equalise: bool = False
     distill_weight: float = 0.0  # share of the loss that follows the teachers' soft targets (0: hard labels only)
     distill_temperature: float = 4.0  # both sides softened by it, the soft term scaled by its square (Hinton et al.)
     seed: int = 1234
@@ -74,6 +78,8 @@ class TrainConfig:
             keys += ("distill_weight", "distill_temperature")
         if self.labels != "fer2013":
             keys += ("labels", "min_votes", "missing_votes_weight", "fer_mix")
+        if self.equalise:
+            keys += ("equalise",)
         return {k: v for k, v in asdict(self).items() if k in keys}
 
 
@@ -261,7 +267,7 @@ def train(cfg: TrainConfig, train_split: Split, val_split: Split, run_dir: str |
         for i in range(steps):
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             # Augmented on the CPU from the epoch's generator (cheap: about 1% of a step), then moved to the device.
-            x = augment_batch(x_train[idx].float(), g, cfg.augment, cfg.crop)
+            x = augment_batch(x_train[idx].float(), g, cfg.augment, cfg.crop, equalised=cfg.equalise)
             x, y = x.to(device, memory_format=torch.channels_last), y_train[idx].to(device)
             if cfg.mixup:
                 lam = float(mix_rng.beta(cfg.mixup, cfg.mixup))
@@ -360,8 +366,18 @@ def main(argv: list[str] | None = None) -> int:
 def prepare_splits(cfg: TrainConfig, data: str, cache_dir: str | None = ".cache",
                    votes: str | None = None) -> tuple[Split, Split, Targets | None]:
     """The training and val splits of ``data`` as ``cfg.labels`` asks, with the vote targets if any."""
-    return prepare(cfg.labels, load_cached(data, "train", cache_dir), load_cached(data, "val", cache_dir), data, votes,
-                   cfg.min_votes, cfg.missing_votes_weight, cfg.fer_mix)
+    train_split, val_split, targets = prepare(cfg.labels, load_cached(data, "train", cache_dir),
+                                              load_cached(data, "val", cache_dir), data, votes, cfg.min_votes,
+                                              cfg.missing_votes_weight, cfg.fer_mix)
+    return as_seen(cfg, train_split), as_seen(cfg, val_split), targets
+
+
+def as_seen(cfg: TrainConfig, split: Split) -> Split:
+    """The faces as the network is to see them: histogram-equalised with ``cfg.equalise`` (cv2's, as the app's
+    classifier does; equalising an equalised face again moves no pixel more than one grey level)."""
+    if not cfg.equalise:
+        return split
+    return replace(split, x=np.stack([cv2.equalizeHist(np.ascontiguousarray(f)) for f in split.x]))
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -369,7 +385,10 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     for name, value in asdict(TrainConfig()).items():
         if name in ("widths", "augment"):
             continue
-        p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+        if isinstance(value, bool):
+            p.add_argument(f"--{name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=value)
+        else:
+            p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
 
 
 def config_from(args: argparse.Namespace) -> TrainConfig:
