@@ -50,9 +50,10 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     teachers: tuple[str, ...] = ()  # training.teachers names: distil their ensemble (train.distill_weight > 0)
     keep: float = 0.75  # fraction of channels kept by pruning; 1: no pruning
-    finetune_epochs: int = 1  # after pruning: a quarter of the learning rate, no warm-up, no weight average
+    finetune_epochs: int = 1  # after pruning: a quarter of the learning rate, no warm-up, no weight average (by default)
     finetune_fraction: float = 1.0  # of the training set seen per fine-tuning epoch
     finetune_distill: float = 0.0  # > 0: the pruned net also follows the unpruned one's probabilities, with this weight
+    finetune_ema: bool = False  # keep the long run's weight average (ema_decay) while fine-tuning too
     class_offsets: bool = True  # tune per-class logit offsets on val (kept only if a two-fold estimate gains)
     int8_faces: int = 500  # training faces that set the int8 activation ranges (the converter's representative data)
     geometry_faces: int = 3000  # training faces whose landmarks fix the crop geometry
@@ -60,7 +61,8 @@ class Recipe:
 
     def finetune(self, widths: list[int]) -> TrainConfig:
         return replace(self.train, epochs=self.finetune_epochs, lr=self.train.lr / 4, warmup_epochs=0, widths=widths,
-                       ema_decay=0.0, distill_weight=self.finetune_distill or self.train.distill_weight)
+                       ema_decay=self.train.ema_decay if self.finetune_ema else 0.0,
+                       distill_weight=self.finetune_distill or self.train.distill_weight)
 
 
 @dataclass
@@ -461,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--finetune-distill", type=float, default=defaults.finetune_distill,
                    help="weight of the unpruned network's probabilities in the fine-tuning loss (0: the labels only; "
                         "softened by --distill-temperature)")
+    p.add_argument("--finetune-ema", action="store_true",
+                   help="average the weights while fine-tuning as the long run does (--ema-decay; default: off)")
     p.add_argument("--keep", type=float, default=defaults.keep, help="fraction of channels kept by pruning (1: no pruning)")
     add_config_arguments(p)
     p.add_argument("--no-class-offsets", dest="class_offsets", action="store_false",
@@ -472,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     recipe = Recipe(train=config_from(args), teachers=tuple(n for n in args.teachers.split(",") if n), keep=args.keep, finetune_epochs=args.finetune_epochs,
-                    finetune_fraction=args.finetune_fraction, finetune_distill=args.finetune_distill, class_offsets=args.class_offsets, int8_faces=args.int8_faces,
+                    finetune_fraction=args.finetune_fraction, finetune_distill=args.finetune_distill,
+                    finetune_ema=args.finetune_ema, class_offsets=args.class_offsets, int8_faces=args.int8_faces,
                     geometry_faces=args.geometry_faces, limit_per_class=args.limit_per_class)
     paths = Paths(args.data, Path(args.out), Path(args.runs), args.cache_dir, args.durable, args.init, args.teacher_durable,
                   args.votes)
