@@ -22,12 +22,12 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
+from emotion_cam.emotion.classifier import equalise_histograms
 from emotion_cam.emotion.dataset import Split
 from training.split_cache import load_cached
 from training.targets import Targets, prepare
@@ -377,7 +377,7 @@ def as_seen(cfg: TrainConfig, split: Split) -> Split:
     classifier does; equalising an equalised face again moves no pixel more than one grey level)."""
     if not cfg.equalise:
         return split
-    return replace(split, x=np.stack([cv2.equalizeHist(np.ascontiguousarray(f)) for f in split.x]))
+    return replace(split, x=equalise_histograms(split.x))
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:

@@ -47,6 +47,12 @@ def load_card(model_path: str | os.PathLike) -> ModelCard:
         raise ModelError(str(exc)) from None
 
 
+def equalise_histograms(crops: np.ndarray) -> np.ndarray:
+    """Each (48, 48) uint8 crop of ``crops`` histogram-equalised, as FER-2013's faces are (the card's
+    ``input.equalise_histogram``); training equalises its faces with this too."""
+    return np.stack([cv2.equalizeHist(np.ascontiguousarray(c, np.uint8)) for c in crops])
+
+
 class Classifier(Protocol):
     """What the pipeline needs from an emotion model, whatever its file format."""
 
@@ -113,7 +119,7 @@ class EmotionClassifier:
 
     def _quantise(self, crops: np.ndarray) -> np.ndarray:
         if self.card.input.equalise_histogram:
-            crops = np.stack([cv2.equalizeHist(np.ascontiguousarray(c, np.uint8)) for c in crops])
+            crops = equalise_histograms(crops)
         x = crops.astype(np.float32)[..., None]
         if self._in_dtype == np.float32:
             return x
