@@ -527,7 +527,7 @@ def test_a_pruned_net_can_be_fine_tuned_towards_the_net_it_was_cut_from(fer_root
     cfg = recipe.finetune([8] * 8)
     assert cfg.distill_weight == 0.4 and "distill_weight" in cfg.schedule() and recipe.train.distill_weight == 0
     assert cfg.ema_decay == 0 and Recipe(train=recipe.train, finetune_ema=True).finetune([8] * 8).ema_decay == 0.999
-    said = finetune_loss(cfg, None, recipe)
+    said = finetune_loss(recipe, None)
     assert "unpruned network" in said and "0.4" in said and "temperature 2" in said
 
     unpruned = Recipe(train=recipe.train, keep=1.0, finetune_distill=0.4)

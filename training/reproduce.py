@@ -212,16 +212,15 @@ def prune_and_finetune(base, widths: list[int], base_report: Report, recipe: Rec
     return Pruned(to_keras(tuned), widths, at_once, ft_cfg)
 
 
-def finetune_loss(cfg: TrainConfig, targets: Targets | None, recipe: Recipe | None = None) -> str:
+def finetune_loss(recipe: Recipe, targets: Targets | None) -> str:
     """What the pruned network was fine-tuned against: the same targets as the long run, and with
     ``--finetune-distill`` the unpruned network's probabilities beside them."""
     own = "the FER+ vote distributions" if targets is not None else "hard labels"
-    if recipe is not None and recipe.finetune_distill:
-        return (f"{own} ({1 - recipe.finetune_distill:g}) and the unpruned network's mirror-averaged probabilities "
-                f"({recipe.finetune_distill:g}, temperature {cfg.distill_temperature:g})")
-    if cfg.distill_weight:
-        return "distillation"
-    return own
+    w = recipe.finetune_distill
+    if w:
+        return (f"{own} ({1 - w:g}) and the unpruned network's mirror-averaged probabilities "
+                f"({w:g}, temperature {recipe.train.distill_temperature:g})")
+    return "distillation" if recipe.train.distill_weight else own
 
 
 def unpruned_targets(recipe: Recipe, net, data: Data, soft: np.ndarray | None) -> np.ndarray | None:
@@ -383,7 +382,7 @@ def build_card(recipe: Recipe, paths: Paths, data: Data, *, base, base_report, c
             after=cards.PruningStage(int(model.count_params()), count_macs(model), len(int8.blob), round(int8.latency_ms, 4),
                                      final_report.accuracy, int8.single.accuracy),
             val_accuracy_fp32_before_finetune=pruned.at_once.accuracy,
-            finetune_loss=finetune_loss(pruned.finetune, targets, recipe) if applied else "none"),
+            finetune_loss=finetune_loss(recipe, targets) if applied else "none"),
         class_offsets=cards.ClassOffsets(
             method="per-class logit offsets maximising val accuracy + macro-F1, added to the softmax layer's bias; kept only if the two-fold estimate (tune on half of val, score the other half) gains",
             offsets=dict(zip(EMOTIONS, (round(float(v), 3) for v in offsets))),
